@@ -1,0 +1,183 @@
+// Diagnostics: every rule's findings, with each code's severity decided by the settings and
+// by BuildKit's `# check=` directive, published as soon as the synchronous rules are done and
+// again when the asynchronous ones (disk, shellcheck, registries) have answered.
+
+import { DiagnosticSeverity, DiagnosticTag, type Diagnostic } from 'vscode-languageserver';
+import type { FeatureContext } from '../context';
+import type { Document } from '../document';
+import type { Model } from '../dockerfile/model';
+import { ASYNC_RULES, CODES, RULES } from '../rules';
+import type { AsyncRule, Finding, Rule, RuleContext } from '../rules/rule';
+import type { Severity } from '../settings';
+
+/** What `# check=skip=…;error=true` asks for. */
+export interface CheckDirective {
+  skipAll: boolean;
+  skip: ReadonlySet<string>;
+  error: boolean;
+}
+
+export function checkDirective(model: Model): CheckDirective {
+  const directive = model.syntax.directives.find((d) => d.name === 'check');
+  const skip = new Set<string>();
+  let skipAll = false;
+  let error = false;
+  for (const part of directive ? directive.value.split(';') : []) {
+    const eq = part.indexOf('=');
+    const key = part.slice(0, eq).trim().toLowerCase();
+    const value = part.slice(eq + 1).trim();
+    if (key === 'skip') {
+      for (const name of value.split(',')) {
+        const code = name.trim();
+        if (code.toLowerCase() === 'all') skipAll = true;
+        else if (code) skip.add(code);
+      }
+    } else if (key === 'error') error = value.toLowerCase() === 'true';
+  }
+  return { skipAll, skip, error };
+}
+
+const findingsCache = new WeakMap<Document, Finding[]>();
+
+function run(rules: readonly (Rule | AsyncRule)[], doc: Document, ctx: FeatureContext, out: Finding[]): RuleContext {
+  const context: RuleContext = { doc, model: doc.model, ctx, report: (finding) => out.push(finding) };
+  for (const rule of rules as Rule[]) {
+    try {
+      rule.check(context);
+    } catch (error) {
+      console.error(`rule ${rule.codes[0]?.code ?? '?'} failed on ${doc.uri}: ${(error as Error).stack ?? error}`);
+    }
+  }
+  return context;
+}
+
+/** The synchronous rules' findings for one document version (made once). */
+export function lint(doc: Document, ctx: FeatureContext): Finding[] {
+  let findings = findingsCache.get(doc);
+  if (!findings) {
+    findings = [];
+    run(RULES, doc, ctx, findings);
+    findingsCache.set(doc, findings);
+  }
+  return findings;
+}
+
+/** The asynchronous rules' findings; an aborted run resolves with what it has. */
+export async function lintAsync(doc: Document, ctx: FeatureContext, signal: AbortSignal): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  const context: RuleContext = { doc, model: doc.model, ctx, report: (finding) => findings.push(finding) };
+  await Promise.all(
+    ASYNC_RULES.map((rule) =>
+      rule.check(context, signal).catch((error: unknown) => {
+        if (!signal.aborted) console.error(`rule ${rule.codes[0]?.code ?? '?'} failed on ${doc.uri}: ${(error as Error).stack ?? error}`);
+      }),
+    ),
+  );
+  return findings;
+}
+
+const LSP_SEVERITY: Record<Severity, DiagnosticSeverity> = {
+  error: DiagnosticSeverity.Error,
+  warning: DiagnosticSeverity.Warning,
+  information: DiagnosticSeverity.Information,
+  hint: DiagnosticSeverity.Hint,
+};
+
+/** The severity a code has in this document, or null when it is turned off. */
+export function severityOf(code: string, check: CheckDirective, ctx: FeatureContext): Severity | null {
+  const spec = CODES.get(code);
+  const buildkit = spec?.source === 'buildkit';
+  if (check.skip.has(code) || (buildkit && check.skipAll)) return null;
+  const setting = ctx.settings.diagnostics.severity[code];
+  if (setting === 'off') return null;
+  if (setting) return setting;
+  if (buildkit && check.error) return 'error';
+  return spec?.severity ?? 'error';
+}
+
+export function toDiagnostics(doc: Document, findings: readonly Finding[], ctx: FeatureContext): Diagnostic[] {
+  const check = checkDirective(doc.model);
+  const diagnostics: Diagnostic[] = [];
+  for (const finding of findings) {
+    const severity = severityOf(finding.code, check, ctx);
+    if (!severity) continue;
+    const spec = CODES.get(finding.code);
+    const diagnostic: Diagnostic = {
+      range: doc.range(finding.span),
+      severity: LSP_SEVERITY[severity],
+      code: finding.code,
+      source: spec?.source ?? 'dockerfile',
+      message: finding.message,
+    };
+    if (spec?.url) diagnostic.codeDescription = { href: spec.url };
+    if (spec?.tag) diagnostic.tags = [spec.tag === 'deprecated' ? DiagnosticTag.Deprecated : DiagnosticTag.Unnecessary];
+    diagnostics.push(diagnostic);
+  }
+  return diagnostics;
+}
+
+/**
+ * Runs diagnostics for changed documents: at once when a document has been quiet, then at most
+ * once per interval while it keeps changing, always on its latest version. A newer version
+ * cancels the asynchronous rules still working on an older one.
+ */
+export class DiagnosticsScheduler {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly lastRun = new Map<string, number>();
+  private readonly pending = new Map<string, AbortController>();
+
+  constructor(
+    private readonly get: (uri: string) => Document | undefined,
+    private readonly ctx: () => FeatureContext,
+    private readonly publish: (doc: Document, diagnostics: Diagnostic[]) => void,
+    private readonly intervalMs = 100,
+  ) {}
+
+  schedule(uri: string): void {
+    if (this.timers.has(uri)) return;
+    const since = Date.now() - (this.lastRun.get(uri) ?? 0);
+    const delay = Math.max(0, this.intervalMs - since);
+    this.timers.set(
+      uri,
+      setTimeout(() => {
+        this.timers.delete(uri);
+        this.lastRun.set(uri, Date.now());
+        this.runNow(uri);
+      }, delay),
+    );
+  }
+
+  private runNow(uri: string): void {
+    const doc = this.get(uri);
+    if (!doc) return;
+    const ctx = this.ctx();
+    const findings = lint(doc, ctx);
+    this.publish(doc, toDiagnostics(doc, findings, ctx));
+    if (ASYNC_RULES.length === 0) return;
+    this.pending.get(uri)?.abort();
+    const controller = new AbortController();
+    this.pending.set(uri, controller);
+    void lintAsync(doc, ctx, controller.signal).then((more) => {
+      if (controller.signal.aborted || this.get(uri) !== doc) return;
+      this.pending.delete(uri);
+      if (more.length) this.publish(doc, toDiagnostics(doc, [...findings, ...more], ctx));
+    });
+  }
+
+  /** Rechecks every open document (after a settings change). */
+  scheduleAll(uris: Iterable<string>): void {
+    for (const uri of uris) this.schedule(uri);
+  }
+
+  forget(uri: string): void {
+    clearTimeout(this.timers.get(uri));
+    this.timers.delete(uri);
+    this.lastRun.delete(uri);
+    this.pending.get(uri)?.abort();
+    this.pending.delete(uri);
+  }
+
+  dispose(): void {
+    for (const uri of [...this.timers.keys(), ...this.pending.keys()]) this.forget(uri);
+  }
+}
