@@ -38,6 +38,12 @@ export function checkDirective(model: Model): CheckDirective {
 }
 
 const findingsCache = new WeakMap<Document, Finding[]>();
+const asyncCache = new WeakMap<Document, Finding[]>();
+
+/** What the asynchronous rules found for a version, once they have answered. */
+export function asyncFindings(doc: Document): readonly Finding[] {
+  return asyncCache.get(doc) ?? [];
+}
 
 function run(rules: readonly (Rule | AsyncRule)[], doc: Document, ctx: FeatureContext, out: Finding[]): RuleContext {
   const context: RuleContext = { doc, model: doc.model, ctx, report: (finding) => out.push(finding) };
@@ -73,6 +79,7 @@ export async function lintAsync(doc: Document, ctx: FeatureContext, signal: Abor
       }),
     ),
   );
+  if (!signal.aborted) asyncCache.set(doc, findings);
   return findings;
 }
 
@@ -84,7 +91,7 @@ const LSP_SEVERITY: Record<Severity, DiagnosticSeverity> = {
 };
 
 /** The severity a code has in this document, or null when it is turned off. */
-export function severityOf(code: string, check: CheckDirective, ctx: FeatureContext): Severity | null {
+export function severityOf(code: string, check: CheckDirective, ctx: FeatureContext, fallback?: Severity): Severity | null {
   const spec = CODES.get(code);
   const buildkit = spec?.source === 'buildkit';
   if (check.skip.has(code) || (buildkit && check.skipAll)) return null;
@@ -92,24 +99,25 @@ export function severityOf(code: string, check: CheckDirective, ctx: FeatureCont
   if (setting === 'off') return null;
   if (setting) return setting;
   if (buildkit && check.error) return 'error';
-  return spec?.severity ?? 'error';
+  return spec?.severity ?? fallback ?? 'error';
 }
 
 export function toDiagnostics(doc: Document, findings: readonly Finding[], ctx: FeatureContext): Diagnostic[] {
   const check = checkDirective(doc.model);
   const diagnostics: Diagnostic[] = [];
   for (const finding of findings) {
-    const severity = severityOf(finding.code, check, ctx);
+    const severity = severityOf(finding.code, check, ctx, finding.severity);
     if (!severity) continue;
     const spec = CODES.get(finding.code);
     const diagnostic: Diagnostic = {
       range: doc.range(finding.span),
       severity: LSP_SEVERITY[severity],
       code: finding.code,
-      source: spec?.source ?? 'dockerfile',
+      source: spec?.source ?? finding.source ?? 'dockerfile',
       message: finding.message,
     };
-    if (spec?.url) diagnostic.codeDescription = { href: spec.url };
+    const url = spec?.url ?? finding.url;
+    if (url) diagnostic.codeDescription = { href: url };
     if (spec?.tag) diagnostic.tags = [spec.tag === 'deprecated' ? DiagnosticTag.Deprecated : DiagnosticTag.Unnecessary];
     diagnostics.push(diagnostic);
   }

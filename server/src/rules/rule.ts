@@ -41,6 +41,10 @@ export interface Finding {
   readonly message: string;
   readonly span: Span;
   readonly fixes?: readonly Fix[];
+  /** For codes outside the rules' tables (shellcheck's): their own source and severity. */
+  readonly source?: Source;
+  readonly severity?: Severity;
+  readonly url?: string;
 }
 
 export interface RuleContext {

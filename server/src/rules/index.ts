@@ -1,0 +1,14 @@
+// Every lint rule, wired in one place.
+
+import { parseRule } from './parse';
+import type { AsyncRule, CodeSpec, Rule } from './rule';
+import { shellcheckRule } from './shellcheck';
+
+export const RULES: readonly Rule[] = [parseRule];
+
+export const ASYNC_RULES: readonly AsyncRule[] = [shellcheckRule];
+
+/** Every code any rule reports, by name. */
+export const CODES: ReadonlyMap<string, CodeSpec> = new Map(
+  [...RULES, ...ASYNC_RULES].flatMap((rule) => rule.codes.map((spec) => [spec.code, spec] as const)),
+);
