@@ -4,6 +4,7 @@
 
 import { findVariableRefs, processWord } from './expand';
 import { PREDEFINED_ARGS } from './instructions';
+import { formatPlatform, hostPlatform } from './platform';
 import { parse, type Instruction, type Pair, type Syntax, type Word } from './syntax';
 import type { Span } from './text';
 
@@ -76,6 +77,11 @@ export interface Model {
   visible(scope: Scope): Map<string, Declaration>;
   /** Whether a predefined build arg is usable without declaration in a scope. */
   predefined(scope: Scope, name: string): boolean;
+  /**
+   * A text expanded as the build would in a scope (without --build-arg), with the names it
+   * found unset; null when Docker would refuse the text.
+   */
+  expand(text: string, scope: Scope): { value: string; missing: string[] } | null;
   /** The instruction at an offset (its keyword line through its heredoc terminator). */
   instructionAt(offset: number): Instruction | null;
   stageOf(instruction: Instruction): Stage | null;
@@ -127,7 +133,8 @@ class Analyzer {
       if (instruction.keyword === 'ARG') {
         for (const pair of instruction.pairs) {
           // `ARG name` inside a stage takes the global ARG's value.
-          const inherited = stage && pair.value === null ? this.find(this.globals, pair.key, Infinity)?.value : undefined;
+          const inherited =
+            stage && pair.value === null ? (this.find(this.globals, pair.key, Infinity)?.value ?? predefinedValue(pair.key)) : undefined;
           const declaration = this.declare('ARG', instruction, pair, stage, scope, inherited);
           add(stage ? this.args.get(stage)! : this.globals, declaration);
           if (!stage) this.globalArgs.push(declaration);
@@ -221,13 +228,24 @@ class Analyzer {
 
   /** A value as the build would compute it; the raw text where it cannot be processed. */
   private expand(text: string, scope: Scope): string {
+    return this.expandChecked(text, scope)?.value ?? text;
+  }
+
+  private expandChecked(text: string, scope: Scope): { value: string; missing: string[] } | null {
+    const missing: string[] = [];
     try {
-      return processWord(text, {
+      const value = processWord(text, {
         escape: this.syntax.escape,
-        env: (name) => this.lookup(scope, name)?.value,
+        env: (name) => {
+          const declared = this.lookup(scope, name);
+          if (declared) return declared.value;
+          return this.predefined(scope, name) ? predefinedValue(name) : undefined;
+        },
+        onMissing: (name) => missing.push(name),
       });
+      return { value, missing };
     } catch {
-      return text;
+      return null;
     }
   }
 
@@ -237,16 +255,17 @@ class Analyzer {
 
   private collectReferences(instruction: Instruction, scope: Scope): void {
     const { logical } = instruction;
-    const shell = instruction.keyword === 'RUN' || instruction.keyword === 'CMD' || instruction.keyword === 'ENTRYPOINT';
-    const refs = findVariableRefs(logical.text, this.syntax.escape, { singleQuotesLiteral: shell || undefined });
-    for (const ref of refs) {
+    for (const ref of findVariableRefs(logical.text, this.syntax.escape)) {
+      if (!NAME.test(ref.name)) continue;
       this.reference(ref.name, logical.span(ref.start, ref.end), logical.span(ref.nameStart, ref.nameEnd), instruction, scope, false);
     }
     for (const heredoc of instruction.heredocs) {
       if (!heredoc.expand) continue;
       const base = heredoc.body.start;
       const body = this.syntax.text.slice(base, heredoc.body.end);
-      for (const ref of findVariableRefs(body, this.syntax.escape)) {
+      // BuildKit expands heredoc bodies with quotes as ordinary characters.
+      for (const ref of findVariableRefs(body, this.syntax.escape, { singleQuotesLiteral: false })) {
+        if (!NAME.test(ref.name)) continue;
         const span = { start: base + ref.start, end: base + ref.end };
         this.reference(ref.name, span, { start: base + ref.nameStart, end: base + ref.nameEnd }, instruction, scope, true);
       }
@@ -287,6 +306,7 @@ class Analyzer {
       lookup: (scope, name) => this.lookup(scope, name),
       visible: (scope) => this.visible(scope),
       predefined: (scope, name) => this.predefined(scope, name),
+      expand: (text, scope) => this.expandChecked(text, scope),
       stageOf: (instruction) => stageByInstruction.get(instruction) ?? null,
       instructionAt(offset) {
         let lo = 0;
@@ -303,6 +323,30 @@ class Analyzer {
     };
   }
 }
+
+/** The value BuildKit gives a predefined platform arg when building for this machine. */
+export function predefinedValue(name: string): string | undefined {
+  const host = hostPlatform();
+  switch (name) {
+    case 'TARGETPLATFORM':
+    case 'BUILDPLATFORM':
+      return formatPlatform(host);
+    case 'TARGETOS':
+    case 'BUILDOS':
+      return host.os;
+    case 'TARGETARCH':
+    case 'BUILDARCH':
+      return host.architecture;
+    case 'TARGETVARIANT':
+    case 'BUILDVARIANT':
+      return host.variant ?? '';
+    default:
+      return undefined;
+  }
+}
+
+/** Positional and special parameters ($1, $@) are no build variables. */
+const NAME = /^[A-Za-z_]/;
 
 function add(index: Index, declaration: Declaration): void {
   const list = index.get(declaration.name);
