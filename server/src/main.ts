@@ -86,8 +86,11 @@ async function refreshSettings(): Promise<void> {
   }
 }
 
+// Diagnostics wait for the client's settings, so that a rule turned off never flashes up.
+let settingsReady: Promise<void> = Promise.resolve();
 connection.onInitialized(() => {
-  void refreshSettings().then(() => diagnostics.scheduleAll(texts.keys()));
+  settingsReady = refreshSettings();
+  void settingsReady.then(() => diagnostics.scheduleAll(texts.keys()));
 });
 
 connection.onDidChangeConfiguration((change) => {
@@ -96,7 +99,7 @@ connection.onDidChangeConfiguration((change) => {
   void refreshSettings().then(() => diagnostics.scheduleAll(texts.keys()));
 });
 
-texts.onDidChangeContent((change) => diagnostics.schedule(change.document.uri));
+texts.onDidChangeContent((change) => void settingsReady.then(() => diagnostics.schedule(change.document.uri)));
 texts.onDidClose((change) => {
   documents.delete(change.document.uri);
   diagnostics.forget(change.document.uri);

@@ -2,12 +2,13 @@
 
 import { parseRule } from './parse';
 import type { AsyncRule, CodeSpec, Rule } from './rule';
+import { contextRule } from './context';
 import { platformRule } from './platform';
 import { shellcheckRule } from './shellcheck';
 
 export const RULES: readonly Rule[] = [parseRule];
 
-export const ASYNC_RULES: readonly AsyncRule[] = [shellcheckRule, platformRule];
+export const ASYNC_RULES: readonly AsyncRule[] = [contextRule, shellcheckRule, platformRule];
 
 /** Every code any rule reports, by name. */
 export const CODES: ReadonlyMap<string, CodeSpec> = new Map(
