@@ -309,9 +309,6 @@ class Parser {
     const flagResult = readFlags(t, i, restEnd, logical);
     const argsAt = flagResult.next;
     const argsEnd = Math.max(argsAt, restEnd);
-    const words = splitWords(t, argsAt, argsEnd, this.escape, logical);
-    const json = t.charCodeAt(argsAt) === 91 /* [ */ ? readJsonArray(t, argsAt, argsEnd, logical) : null;
-
     let trigger: Instruction | null = null;
     if (keyword === 'ONBUILD' && argsEnd > argsAt) {
       trigger = this.instruction(logical, argsAt, startLine, lastLine, [], false);
@@ -320,7 +317,7 @@ class Parser {
     const endLine = lastLine;
     let heredocs: Heredoc[] = [];
     if (topLevel && HEREDOC_INSTRUCTIONS.has(keyword) && t.includes('<<', argsAt)) {
-      heredocs = this.readHeredocs(words, logical, lastLine);
+      heredocs = this.readHeredocs(splitWords(t, argsAt, argsEnd, this.escape, logical), logical, lastLine);
       if (heredocs.length) {
         const last = heredocs[heredocs.length - 1];
         lastLine = this.lines.lineAt(last.terminator ? last.terminator.start : last.body.end);
@@ -332,26 +329,26 @@ class Parser {
     const end = lastHeredoc
       ? (lastHeredoc.terminator ?? lastHeredoc.body).end
       : Math.max(logical.toDocEnd(restEnd), logical.toDocEnd(i));
-    return {
-      start,
-      end,
-      keyword,
-      keywordSpan: logical.span(kStart, i),
-      startLine,
-      endLine,
-      lastLine,
-      logical,
-      argsAt,
-      argsEnd,
-      args: argsEnd > argsAt ? logical.span(argsAt, argsEnd) : null,
-      flags: flagResult.flags,
-      words,
-      json,
-      heredocs,
-      pairs: PAIR_INSTRUCTIONS.has(keyword) ? readPairs(keyword, words, t, argsEnd, logical) : [],
-      emptyContinuationLines: empty,
-      trigger,
-    };
+    return new Node(
+      {
+        start,
+        end,
+        keyword,
+        keywordSpan: logical.span(kStart, i),
+        startLine,
+        endLine,
+        lastLine,
+        logical,
+        argsAt,
+        argsEnd,
+        args: argsEnd > argsAt ? logical.span(argsAt, argsEnd) : null,
+        flags: flagResult.flags,
+        heredocs,
+        emptyContinuationLines: empty,
+        trigger,
+      },
+      this.escape,
+    );
   }
 
   /** Finds `<<EOF` words and reads each body from the following lines, in order. */
@@ -396,6 +393,69 @@ class Parser {
       }
     }
     return found;
+  }
+}
+
+type Eager = Omit<Instruction, 'words' | 'json' | 'pairs'>;
+
+/** An instruction whose words, JSON form and pairs are worked out when first asked for. */
+class Node implements Instruction {
+  readonly start: number;
+  readonly end: number;
+  readonly keyword: string;
+  readonly keywordSpan: Span;
+  readonly startLine: number;
+  readonly endLine: number;
+  readonly lastLine: number;
+  readonly logical: Logical;
+  readonly argsAt: number;
+  readonly argsEnd: number;
+  readonly args: Span | null;
+  readonly flags: readonly Flag[];
+  readonly heredocs: readonly Heredoc[];
+  readonly emptyContinuationLines: readonly number[];
+  readonly trigger: Instruction | null;
+  private cachedWords: Word[] | undefined;
+  private cachedJson: JsonArray | null | undefined;
+  private cachedPairs: Pair[] | undefined;
+
+  constructor(
+    fields: Eager,
+    private readonly escape: Escape,
+  ) {
+    this.start = fields.start;
+    this.end = fields.end;
+    this.keyword = fields.keyword;
+    this.keywordSpan = fields.keywordSpan;
+    this.startLine = fields.startLine;
+    this.endLine = fields.endLine;
+    this.lastLine = fields.lastLine;
+    this.logical = fields.logical;
+    this.argsAt = fields.argsAt;
+    this.argsEnd = fields.argsEnd;
+    this.args = fields.args;
+    this.flags = fields.flags;
+    this.heredocs = fields.heredocs;
+    this.emptyContinuationLines = fields.emptyContinuationLines;
+    this.trigger = fields.trigger;
+  }
+
+  get words(): readonly Word[] {
+    return (this.cachedWords ??= splitWords(this.logical.text, this.argsAt, this.argsEnd, this.escape, this.logical));
+  }
+
+  get json(): JsonArray | null {
+    if (this.cachedJson === undefined) {
+      const t = this.logical.text;
+      this.cachedJson = t.charCodeAt(this.argsAt) === 91 /* [ */ ? readJsonArray(t, this.argsAt, this.argsEnd, this.logical) : null;
+    }
+    return this.cachedJson;
+  }
+
+  get pairs(): readonly Pair[] {
+    return (this.cachedPairs ??= PAIR_INSTRUCTIONS.has(this.keyword)
+      ? readPairs(this.keyword, this.words, this.logical.text, this.argsEnd, this.logical)
+      : []);
   }
 }
 
@@ -464,7 +524,7 @@ export function splitWords(t: string, from: number, end: number, escape: Escape,
       i++;
     }
     if (i > end) i = end;
-    words.push({ ...logical.span(start, i), text: t.slice(start, i), at: start });
+    words.push({ start: logical.toDoc(start), end: logical.toDocEnd(i), text: t.slice(start, i), at: start });
   }
   return words;
 }
