@@ -41,14 +41,14 @@ test('a single-platform base image for another architecture is reported on the i
   assert.equal(found[0].source, 'buildkit');
   assert.equal(found[0].severity, 2);
   assert.deepEqual(found[0].range, { start: { line: 0, character: 5 }, end: { line: 0, character: 5 + `${registry.host}/single/other:1`.length } });
-  assert.match(found[0].message, new RegExp(`was pulled with platform "linux/${other.architecture}", expected "linux/${host.architecture}"`));
+  assert.match(found[0].message as string, new RegExp(`was pulled with platform "linux/${other.architecture}", expected "linux/${host.architecture}"`));
 });
 
 test('--platform picks the platform to check, variables resolved through global ARGs', async () => {
   const text = `ARG P=linux/s390x\nFROM --platform=$P ${registry.host}/multi/app:2 AS a\nFROM --platform=linux/ppc64le ${registry.host}/multi/app:2 AS b\n`;
   const found = await platformDiagnostics('file:///tmp/tug-test/platform/b.Dockerfile', text, true);
   assert.deepEqual(found.map((d) => d.range.start.line), [2]);
-  assert.match(found[0].message, /offers no "linux\/ppc64le" image \(it has linux\/\w+, linux\/s390x\)/);
+  assert.match(found[0].message as string, /offers no "linux\/ppc64le" image \(it has linux\/\w+, linux\/s390x\)/);
 });
 
 test('matching images, stages, scratch and unknown images get nothing', async () => {
