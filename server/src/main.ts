@@ -27,6 +27,7 @@ const documents = new Map<string, Document>();
 let settings: Settings = DEFAULT_SETTINGS;
 let client: ClientFeatures = { snippets: false, markdown: false, hierarchicalSymbols: false };
 let pullConfiguration = false;
+let refreshHints = false;
 
 const context = (): FeatureContext => ({ settings, client });
 
@@ -67,6 +68,7 @@ connection.onInitialize((params: InitializeParams): InitializeResult => {
     hierarchicalSymbols: caps.textDocument?.documentSymbol?.hierarchicalDocumentSymbolSupport === true,
   };
   pullConfiguration = caps.workspace?.configuration === true;
+  refreshHints = caps.workspace?.inlayHint?.refreshSupport === true;
   if (params.initializationOptions) settings = readSettings(params.initializationOptions);
   return {
     capabilities: {
@@ -80,7 +82,9 @@ connection.onInitialize((params: InitializeParams): InitializeResult => {
 async function refreshSettings(): Promise<void> {
   if (!pullConfiguration) return;
   try {
-    settings = readSettings(await connection.workspace.getConfiguration('tug'));
+    // A client with no `tug` section answers null: keep what initializationOptions gave.
+    const raw: unknown = await connection.workspace.getConfiguration('tug');
+    if (raw) settings = readSettings(raw);
   } catch (error) {
     console.error(`reading settings failed: ${(error as Error).message}`);
   }
@@ -96,7 +100,10 @@ connection.onInitialized(() => {
 connection.onDidChangeConfiguration((change) => {
   const raw = (change.settings as { tug?: unknown } | null)?.tug;
   if (raw !== undefined) settings = readSettings(raw);
-  void refreshSettings().then(() => diagnostics.scheduleAll(texts.keys()));
+  void refreshSettings().then(() => {
+    diagnostics.scheduleAll(texts.keys());
+    if (refreshHints) void connection.languages.inlayHint.refresh();
+  });
 });
 
 texts.onDidChangeContent((change) => void settingsReady.then(() => diagnostics.schedule(change.document.uri)));

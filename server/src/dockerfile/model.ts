@@ -26,6 +26,8 @@ export type DeclarationKind = 'ARG' | 'ENV';
 
 export interface Declaration {
   readonly name: string;
+  /** The declaring instruction's index in the file. */
+  readonly order: number;
   readonly kind: DeclarationKind;
   readonly instruction: Instruction;
   readonly pair: Pair;
@@ -112,6 +114,7 @@ class Analyzer {
   private readonly globals: Index = new Map();
   private readonly envs = new Map<Stage, Index>();
   private readonly args = new Map<Stage, Index>();
+  private readonly stagesByName = new Map<string, Stage>();
 
   constructor(private readonly syntax: Syntax) {}
 
@@ -155,7 +158,7 @@ class Analyzer {
     let found: Declaration | undefined;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      if (this.order.get(list[mid].instruction)! < before) {
+      if (list[mid].order < before) {
         found = list[mid];
         lo = mid + 1;
       } else hi = mid - 1;
@@ -202,8 +205,9 @@ class Analyzer {
       as: hasAs ? words[1] : null,
       name: hasAs && words[2] ? words[2] : null,
       instructions: [from],
-      parent: this.stages.find((s) => s.name && s.name.text.toLowerCase() === imageName) ?? null,
+      parent: this.stagesByName.get(imageName) ?? null,
     };
+    if (stage.name) this.stagesByName.set(stage.name.text.toLowerCase(), stage);
     this.stages.push(stage);
     this.stageByInstruction.set(from, stage);
     this.envs.set(stage, new Map());
@@ -221,7 +225,7 @@ class Analyzer {
   ): Declaration {
     let value: string | undefined = inherited;
     if (pair.value !== null) value = this.expand(pair.value, scope);
-    const declaration: Declaration = { name: pair.key, kind, instruction, pair, stage, value };
+    const declaration: Declaration = { name: pair.key, order: scope.order, kind, instruction, pair, stage, value };
     this.declarations.push(declaration);
     return declaration;
   }
@@ -254,23 +258,26 @@ class Analyzer {
   }
 
   private collectReferences(instruction: Instruction, scope: Scope): void {
+    // ONBUILD's own text holds its trigger's: scan the trigger alone.
+    if (instruction.trigger) return this.collectReferences(instruction.trigger, scope);
     const { logical } = instruction;
     for (const ref of findVariableRefs(logical.text, this.syntax.escape)) {
       if (!NAME.test(ref.name)) continue;
       this.reference(ref.name, logical.span(ref.start, ref.end), logical.span(ref.nameStart, ref.nameEnd), instruction, scope, false);
     }
+    // BuildKit expands COPY/ADD heredoc bodies with quotes as ordinary characters; a RUN body
+    // is the shell's, where single quotes keep `$` literal.
+    const singleQuotesLiteral = instruction.keyword === 'RUN';
     for (const heredoc of instruction.heredocs) {
       if (!heredoc.expand) continue;
       const base = heredoc.body.start;
       const body = this.syntax.text.slice(base, heredoc.body.end);
-      // BuildKit expands heredoc bodies with quotes as ordinary characters.
-      for (const ref of findVariableRefs(body, this.syntax.escape, { singleQuotesLiteral: false })) {
+      for (const ref of findVariableRefs(body, this.syntax.escape, { singleQuotesLiteral })) {
         if (!NAME.test(ref.name)) continue;
         const span = { start: base + ref.start, end: base + ref.end };
         this.reference(ref.name, span, { start: base + ref.nameStart, end: base + ref.nameEnd }, instruction, scope, true);
       }
     }
-    if (instruction.trigger) this.collectReferences(instruction.trigger, scope);
   }
 
   private reference(name: string, span: Span, nameSpan: Span, instruction: Instruction, scope: Scope, inHeredoc: boolean): void {

@@ -46,28 +46,29 @@ function dialect(executable: string): string | null {
   return null;
 }
 
-/** The shell a stage's RUNs use at an instruction: the last SHELL before it, or /bin/sh. */
-function shellAt(model: Model, stage: Stage | null, instruction: Instruction): string | null {
-  for (let s = stage, limit = instruction.start; s; limit = Infinity, s = s.parent) {
-    for (let k = s.instructions.length - 1; k >= 0; k--) {
-      const i = s.instructions[k];
-      if (i.start < limit && i.keyword === 'SHELL') return i.json?.items[0] ? dialect(i.json.items[0].value) : null;
-    }
-  }
-  return model.syntax.escape === '`' ? null : 'sh';
-}
-
 /** The scripts of a document's RUN instructions (shell form, or a heredoc run as a script). */
 export function scripts(model: Model): Script[] {
   const { syntax } = model;
   const lines = syntax.lines;
   const out: Script[] = [];
+  // The names each RUN reads that the Dockerfile declares: declared to shellcheck, so that it
+  // does not call them unassigned.
+  const declared = new Map<Instruction, Set<string>>();
+  for (const ref of model.references) {
+    if (!ref.declaration && !ref.predefined) continue;
+    const names = declared.get(ref.instruction) ?? new Set<string>();
+    names.add(ref.name);
+    declared.set(ref.instruction, names);
+  }
+  // The shell each stage's RUNs use: the last SHELL so far, inherited from the stage built on.
+  const finalShell = new Map<Stage, string | null>();
   for (const stage of model.stages) {
+    let current: string | null = stage.parent ? finalShell.get(stage.parent)! : syntax.escape === '`' ? null : 'sh';
     for (const run of stage.instructions) {
-      if (run.keyword !== 'RUN' || run.json || !run.args) continue;
-      let shell = shellAt(model, stage, run);
-      if (!shell) continue;
-      const variables = [...model.visible(model.scopeOf(run)).keys()].filter((n) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(n));
+      if (run.keyword === 'SHELL') current = run.json?.items[0] ? dialect(run.json.items[0].value) : null;
+      if (run.keyword !== 'RUN' || run.json || !run.args || !current) continue;
+      let shell: string | null = current;
+      const variables = [...(declared.get(run) ?? [])];
       const header = variables.length ? `export ${variables.join(' ')}` : ':';
       const body: string[] = [];
       let firstLine = run.startLine;
@@ -88,6 +89,7 @@ export function scripts(model: Model): Script[] {
       }
       out.push({ firstLine, shell, text: [header, ...body].join('\n') + '\n' });
     }
+    finalShell.set(stage, current);
   }
   return out;
 }
