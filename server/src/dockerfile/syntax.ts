@@ -268,7 +268,9 @@ class Parser {
       length += to - from;
     };
     add(start, cut === -1 ? end : cut);
-    while (cut !== -1 && line + 1 < this.lines.lineCount) {
+    // The "line" after a final newline is no line (Go's line scanner never yields it).
+    const lineCount = this.text.endsWith('\n') ? this.lines.lineCount - 1 : this.lines.lineCount;
+    while (cut !== -1 && line + 1 < lineCount) {
       line++;
       const [s, e] = this.bounds(line);
       const first = this.skipSpace(s, e);
