@@ -83,6 +83,8 @@ export async function lintAsync(doc: Document, ctx: FeatureContext, signal: Abor
   return findings;
 }
 
+const MAX_PAUSE_MS = 500;
+
 const LSP_SEVERITY: Record<Severity, DiagnosticSeverity> = {
   error: DiagnosticSeverity.Error,
   warning: DiagnosticSeverity.Warning,
@@ -125,32 +127,34 @@ export function toDiagnostics(doc: Document, findings: readonly Finding[], ctx: 
 }
 
 /**
- * Runs diagnostics for changed documents: at once when a document has been quiet, then at most
- * once per interval while it keeps changing, always on its latest version. A newer version
- * cancels the asynchronous rules still working on an older one.
+ * Runs diagnostics for changed documents, always on their latest version. The debounce is the
+ * document's own cost: after a run that took d ms, the next waits until d ms have passed (at
+ * most MAX_PAUSE_MS), so a small file is checked as you type and a huge one leaves at least half
+ * the time to requests. A newer version cancels asynchronous rules still working on an older one.
  */
 export class DiagnosticsScheduler {
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  private readonly lastRun = new Map<string, number>();
+  private readonly lastRun = new Map<string, { end: number; duration: number }>();
   private readonly pending = new Map<string, AbortController>();
 
   constructor(
     private readonly get: (uri: string) => Document | undefined,
     private readonly ctx: () => FeatureContext,
     private readonly publish: (doc: Document, diagnostics: Diagnostic[]) => void,
-    private readonly intervalMs = 100,
   ) {}
 
   schedule(uri: string): void {
     if (this.timers.has(uri)) return;
-    const since = Date.now() - (this.lastRun.get(uri) ?? 0);
-    const delay = Math.max(0, this.intervalMs - since);
+    const last = this.lastRun.get(uri);
+    const delay = last ? Math.max(0, last.end + Math.min(last.duration, MAX_PAUSE_MS) - performance.now()) : 0;
     this.timers.set(
       uri,
       setTimeout(() => {
         this.timers.delete(uri);
-        this.lastRun.set(uri, Date.now());
+        const start = performance.now();
         this.runNow(uri);
+        const end = performance.now();
+        this.lastRun.set(uri, { end, duration: end - start });
       }, delay),
     );
   }
