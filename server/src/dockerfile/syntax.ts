@@ -87,10 +87,15 @@ export class Logical {
   /** The document offset of a logical index. */
   toDoc(i: number): number {
     const p = this.pieces;
-    let k = 0;
-    // Few pieces per instruction: a linear scan beats a binary search here.
-    while (k + 2 < p.length && p[k + 2] <= i) k += 2;
-    return p[k + 1] + (i - p[k]);
+    // The last piece starting at or before i.
+    let lo = 0;
+    let hi = (p.length >> 1) - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (p[mid * 2] <= i) lo = mid;
+      else hi = mid - 1;
+    }
+    return p[lo * 2 + 1] + (i - p[lo * 2]);
   }
 
   /** The document offset just after logical index i - 1 (an exclusive end). */
@@ -200,7 +205,7 @@ class Parser {
     let line = 0;
     for (; line < this.lines.lineCount; line++) {
       const [start, end] = this.bounds(line);
-      const m = /^#[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.*?)[ \t]*$/.exec(this.text.slice(start, end));
+      const m = /^#[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.+?)[ \t]*$/.exec(this.text.slice(start, end));
       if (!m || !DIRECTIVE_NAMES.has(m[1].toLowerCase())) break;
       const name = m[1].toLowerCase();
       const nameStart = start + m[0].indexOf(m[1]);
@@ -483,7 +488,7 @@ function readFlags(t: string, from: number, end: number, logical: Logical): { fl
       if (quote !== 0 && c === quote) quote = 0;
       else if (quote === 0 && (c === 39 || c === 34)) quote = c;
       else if (c === 92 /* \ */ && i + 1 < end) value += t[++i];
-      else if (eq === -1 && quote === 0 && c === 61 /* = */) {
+      else if (eq === -1 && c === 61 /* = */) {
         eq = i;
         name = value.slice(2);
         value = '';
@@ -531,7 +536,7 @@ export function splitWords(t: string, from: number, end: number, escape: Escape,
   return words;
 }
 
-/** A JSON array of strings spanning exactly [from, end), or null (then it is shell form). */
+/** A JSON array of strings starting at `from`, or null (then it is shell form). */
 function readJsonArray(t: string, from: number, end: number, logical: Logical): JsonArray | null {
   const items: JsonString[] = [];
   let i = from + 1;
@@ -568,8 +573,8 @@ function readJsonArray(t: string, from: number, end: number, logical: Logical): 
       return null;
     }
   }
-  ws();
-  return i === end ? { ...logical.span(from, end), items } : null;
+  // Like Go's json.Decoder, BuildKit reads the first value and ignores what follows it.
+  return { ...logical.span(from, i), items };
 }
 
 /**

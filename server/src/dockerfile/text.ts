@@ -20,15 +20,21 @@ export interface Range {
 export class LineIndex {
   /** Offset at which each line starts. */
   readonly starts: number[];
+  /** Offset at which each line's content ends, before its line break. */
+  private readonly ends: number[];
 
   constructor(readonly text: string) {
+    // Line breaks as LSP counts them: "\n", "\r\n" and a lone "\r".
     const starts = [0];
-    let i = text.indexOf('\n');
-    while (i !== -1) {
-      starts.push(i + 1);
-      i = text.indexOf('\n', i + 1);
+    const ends: number[] = [];
+    const breaks = /\r\n?|\n/g;
+    for (let m = breaks.exec(text); m; m = breaks.exec(text)) {
+      ends.push(m.index);
+      starts.push(m.index + m[0].length);
     }
+    ends.push(text.length);
     this.starts = starts;
+    this.ends = ends;
   }
 
   get lineCount(): number {
@@ -52,14 +58,9 @@ export class LineIndex {
     return this.starts[Math.max(0, Math.min(line, this.starts.length - 1))];
   }
 
-  /** Where a line's content ends: before its "\n" or "\r\n". */
+  /** Where a line's content ends: before its line break. */
   lineEnd(line: number): number {
-    if (line >= this.starts.length - 1) {
-      const end = this.text.length;
-      return end > this.starts[this.starts.length - 1] && this.text.charCodeAt(end - 1) === 13 ? end - 1 : end;
-    }
-    const next = this.starts[line + 1] - 1;
-    return next > this.starts[line] && this.text.charCodeAt(next - 1) === 13 ? next - 1 : next;
+    return this.ends[Math.max(0, Math.min(line, this.ends.length - 1))];
   }
 
   lineText(line: number): string {
