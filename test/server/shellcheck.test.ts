@@ -101,3 +101,17 @@ test('the setting turns shellcheck off', async () => {
     await off.stop();
   }
 });
+
+test('while shellcheck reruns after an edit, its findings stay, moved with the text', async () => {
+  const uri = 'file:///tmp/tug-test/shellcheck/carry.Dockerfile';
+  const text = 'FROM debian:12\nRUN cd /tmp\n';
+  await client.open(uri, text);
+  await diagnosticsWhere(uri, (d) => shellcheck(d).length > 0);
+  const version = await client.change(uri, `# a comment\n${text}`);
+  // The first publish for the new version comes from the synchronous rules alone.
+  const first = await client.waitForDiagnostics(uri, version);
+  assert.deepEqual(
+    shellcheck(first.diagnostics).map((d) => [d.code, d.range.start.line, d.range.start.character]),
+    [['SC2164', 2, 4]],
+  );
+});

@@ -84,6 +84,7 @@ export async function lintAsync(doc: Document, ctx: FeatureContext, signal: Abor
 }
 
 const MAX_PAUSE_MS = 500;
+const ASYNC_PAUSE_MS = 300;
 
 const LSP_SEVERITY: Record<Severity, DiagnosticSeverity> = {
   error: DiagnosticSeverity.Error,
@@ -127,15 +128,40 @@ export function toDiagnostics(doc: Document, findings: readonly Finding[], ctx: 
 }
 
 /**
+ * Moves findings of an older text onto a newer one, assuming one contiguous edit between them
+ * (what typing makes): findings before the edit keep their place, findings after it shift, and
+ * findings the edit touches are dropped.
+ */
+export function carryOver(before: string, after: string, findings: readonly Finding[]): Finding[] {
+  const max = Math.min(before.length, after.length);
+  let prefix = 0;
+  while (prefix < max && before.charCodeAt(prefix) === after.charCodeAt(prefix)) prefix++;
+  let suffix = 0;
+  while (suffix < max - prefix && before.charCodeAt(before.length - 1 - suffix) === after.charCodeAt(after.length - 1 - suffix)) suffix++;
+  const editEnd = before.length - suffix;
+  const shift = after.length - before.length;
+  const carried: Finding[] = [];
+  for (const f of findings) {
+    if (f.span.end <= prefix) carried.push({ ...f, fixes: undefined });
+    else if (f.span.start >= editEnd) carried.push({ ...f, span: { start: f.span.start + shift, end: f.span.end + shift }, fixes: undefined });
+  }
+  return carried;
+}
+
+/**
  * Runs diagnostics for changed documents, always on their latest version. The debounce is the
  * document's own cost: after a run that took d ms, the next waits until d ms have passed (at
  * most MAX_PAUSE_MS), so a small file is checked as you type and a huge one leaves at least half
- * the time to requests. A newer version cancels asynchronous rules still working on an older one.
+ * the time to requests. The asynchronous rules (a process, the disk, the network) wait until the
+ * document has been quiet for ASYNC_PAUSE_MS; meanwhile their last findings are carried over.
  */
 export class DiagnosticsScheduler {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly lastRun = new Map<string, { end: number; duration: number }>();
+  private readonly asyncTimers = new Map<string, NodeJS.Timeout>();
   private readonly pending = new Map<string, AbortController>();
+  /** The last asynchronous findings of each document, with the text they belong to. */
+  private readonly lastAsync = new Map<string, { text: string; findings: readonly Finding[] }>();
 
   constructor(
     private readonly get: (uri: string) => Document | undefined,
@@ -164,16 +190,28 @@ export class DiagnosticsScheduler {
     if (!doc) return;
     const ctx = this.ctx();
     const findings = lint(doc, ctx);
-    this.publish(doc, toDiagnostics(doc, findings, ctx));
+    const previous = this.lastAsync.get(uri);
+    const carried = previous ? carryOver(previous.text, doc.text, previous.findings) : [];
+    this.lastAsync.set(uri, { text: doc.text, findings: carried });
+    this.publish(doc, toDiagnostics(doc, [...findings, ...carried], ctx));
     if (ASYNC_RULES.length === 0) return;
     this.pending.get(uri)?.abort();
-    const controller = new AbortController();
-    this.pending.set(uri, controller);
-    void lintAsync(doc, ctx, controller.signal).then((more) => {
-      if (controller.signal.aborted || this.get(uri) !== doc) return;
-      this.pending.delete(uri);
-      if (more.length) this.publish(doc, toDiagnostics(doc, [...findings, ...more], ctx));
-    });
+    clearTimeout(this.asyncTimers.get(uri));
+    this.asyncTimers.set(
+      uri,
+      setTimeout(() => {
+        this.asyncTimers.delete(uri);
+        if (this.get(uri) !== doc) return;
+        const controller = new AbortController();
+        this.pending.set(uri, controller);
+        void lintAsync(doc, ctx, controller.signal).then((more) => {
+          if (controller.signal.aborted || this.get(uri) !== doc) return;
+          this.pending.delete(uri);
+          this.lastAsync.set(uri, { text: doc.text, findings: more });
+          if (more.length || carried.length) this.publish(doc, toDiagnostics(doc, [...findings, ...more], ctx));
+        });
+      }, ASYNC_PAUSE_MS),
+    );
   }
 
   /** Rechecks every open document (after a settings change). */
@@ -183,13 +221,16 @@ export class DiagnosticsScheduler {
 
   forget(uri: string): void {
     clearTimeout(this.timers.get(uri));
+    clearTimeout(this.asyncTimers.get(uri));
     this.timers.delete(uri);
+    this.asyncTimers.delete(uri);
     this.lastRun.delete(uri);
+    this.lastAsync.delete(uri);
     this.pending.get(uri)?.abort();
     this.pending.delete(uri);
   }
 
   dispose(): void {
-    for (const uri of [...this.timers.keys(), ...this.pending.keys()]) this.forget(uri);
+    for (const uri of [...this.timers.keys(), ...this.asyncTimers.keys(), ...this.pending.keys()]) this.forget(uri);
   }
 }
