@@ -260,7 +260,11 @@ export class LspClient {
   /** Spawns `command args`, runs initialize/initialized, and returns the ready client. */
   static async start(command: string, args: string[], options: LspClientOptions = {}): Promise<LspClient> {
     const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: 'pipe' });
-    const connection = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
+    const reader = new StreamMessageReader(child.stdout);
+    // vscode-jsonrpc re-arms a "partial message" timer forever once a server dies mid-message,
+    // and disposing does not clear it: the test process would never exit. We do not use it.
+    reader.partialMessageTimeout = 0;
+    const connection = createMessageConnection(reader, new StreamMessageWriter(child.stdin));
     // The client object exists only once initialize has answered; until then, buffer here.
     const holder: { client?: LspClient } = {};
     const early = { stderr: '', notifications: [] as { method: string; params: unknown }[] };
@@ -366,6 +370,12 @@ export class LspClient {
 
   notify(method: string, params?: unknown): Promise<void> {
     return this.connection.sendNotification(method, params);
+  }
+
+  /** Replaces the settings and tells the server, as VS Code does when the user edits them. */
+  async configure(settings: Record<string, unknown>): Promise<void> {
+    this.settings = settings;
+    await this.notify('workspace/didChangeConfiguration', { settings });
   }
 
   /** textDocument/didOpen; returns the version sent (1 unless given). */
