@@ -478,6 +478,22 @@ function readFlags(t: string, from: number, end: number, logical: Logical): { fl
     while (i < end && isSpace(t.charCodeAt(i))) i++;
     if (i + 1 >= end || t.charCodeAt(i) !== 45 || t.charCodeAt(i + 1) !== 45) return { flags, next: i };
     const wordStart = i;
+    while (i < end && !isSpace(t.charCodeAt(i))) i++;
+    const word = t.slice(wordStart, i);
+    if (!/['"\\]/.test(word)) {
+      // No quotes or backslashes (nearly every flag): the word says it all.
+      if (word.length === 2) return { flags, next: i };
+      const eq = word.indexOf('=');
+      flags.push({
+        ...logical.span(wordStart, i),
+        name: eq === -1 ? word.slice(2) : word.slice(2, eq),
+        nameSpan: logical.span(wordStart + 2, eq === -1 ? i : wordStart + eq),
+        value: eq === -1 ? null : word.slice(eq + 1),
+        valueSpan: eq === -1 ? null : logical.span(wordStart + eq + 1, i),
+      });
+      continue;
+    }
+    i = wordStart;
     let value = '';
     let quote = 0;
     let eq = -1;
@@ -551,15 +567,24 @@ function readJsonArray(t: string, from: number, end: number, logical: Logical): 
       ws();
       if (t[i] !== '"') return null;
       const s = i++;
-      while (i < end && t[i] !== '"') i += t[i] === '\\' ? 2 : 1;
+      let escaped = false;
+      while (i < end && t[i] !== '"') {
+        if (t[i] === '\\') {
+          escaped = true;
+          i++;
+        }
+        i++;
+      }
       if (i >= end) return null;
       i++;
       let value: string;
       try {
-        value = JSON.parse(t.slice(s, i)) as string;
+        value = escaped ? (JSON.parse(t.slice(s, i)) as string) : t.slice(s + 1, i - 1);
       } catch {
         return null;
       }
+      // JSON strings may not hold raw control characters.
+      if (!escaped && /[\u0000-\u001f]/.test(value)) return null;
       items.push({ ...logical.span(s, i), value });
       ws();
       if (t[i] === ',') {

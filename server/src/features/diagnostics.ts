@@ -156,7 +156,7 @@ export function carryOver(before: string, after: string, findings: readonly Find
  * document has been quiet for ASYNC_PAUSE_MS; meanwhile their last findings are carried over.
  */
 export class DiagnosticsScheduler {
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, { cancel(): void }>();
   private readonly lastRun = new Map<string, { end: number; duration: number }>();
   private readonly asyncTimers = new Map<string, NodeJS.Timeout>();
   private readonly pending = new Map<string, AbortController>();
@@ -173,16 +173,21 @@ export class DiagnosticsScheduler {
     if (this.timers.has(uri)) return;
     const last = this.lastRun.get(uri);
     const delay = last ? Math.max(0, last.end + Math.min(last.duration, MAX_PAUSE_MS) - performance.now()) : 0;
-    this.timers.set(
-      uri,
-      setTimeout(() => {
-        this.timers.delete(uri);
-        const start = performance.now();
-        this.runNow(uri);
-        const end = performance.now();
-        this.lastRun.set(uri, { end, duration: end - start });
-      }, delay),
-    );
+    const run = () => {
+      this.timers.delete(uri);
+      const start = performance.now();
+      this.runNow(uri);
+      const end = performance.now();
+      this.lastRun.set(uri, { end, duration: end - start });
+    };
+    // setTimeout(0) waits a millisecond at least; setImmediate runs right after pending I/O.
+    if (delay < 1) {
+      const immediate = setImmediate(run);
+      this.timers.set(uri, { cancel: () => clearImmediate(immediate) });
+    } else {
+      const timeout = setTimeout(run, delay);
+      this.timers.set(uri, { cancel: () => clearTimeout(timeout) });
+    }
   }
 
   private runNow(uri: string): void {
@@ -220,7 +225,7 @@ export class DiagnosticsScheduler {
   }
 
   forget(uri: string): void {
-    clearTimeout(this.timers.get(uri));
+    this.timers.get(uri)?.cancel();
     clearTimeout(this.asyncTimers.get(uri));
     this.timers.delete(uri);
     this.asyncTimers.delete(uri);
