@@ -6,7 +6,9 @@ import type { CodeAction, Diagnostic } from 'vscode-languageserver-protocol';
 import type { FeatureContext } from '../../server/src/context';
 import { Document } from '../../server/src/document';
 import { lint, toDiagnostics } from '../../server/src/features/diagnostics';
-import { editDistance, isValidReference, legacyValue, parsePlatform, suggest } from '../../server/src/rules/buildkit';
+import { parsePlatform } from '../../server/src/dockerfile/platform';
+import { isValidReference, legacyValue, suggest } from '../../server/src/rules/buildkit';
+import { editDistance } from '../../server/src/rules/validator-values';
 import { CODES } from '../../server/src/rules';
 import type { Finding, Fix } from '../../server/src/rules/rule';
 import { DEFAULT_SETTINGS } from '../../server/src/settings';
@@ -293,7 +295,7 @@ describe('helpers', () => {
       assert.ok(isValidReference(ok), ok);
     }
     for (const bad of ['', 'alpine:', 'Alpine', ':3.20', 'a b', 'alpine:-x']) assert.ok(!isValidReference(bad), bad);
-    assert.deepEqual(parsePlatform('linux/x86_64'), { os: 'linux', arch: 'amd64' });
+    assert.deepEqual(parsePlatform('linux/x86_64'), { os: 'linux', architecture: 'amd64' });
     assert.equal(parsePlatform('not a platform'), null);
   });
 });

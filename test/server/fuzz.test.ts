@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { mulberry32 } from '../helpers/random';
 import { LspClient } from '../lsp-client';
 
 // Thousands of random and mutated Dockerfiles through the real server: every request must
@@ -11,15 +12,6 @@ import { LspClient } from '../lsp-client';
 const COUNT = Number(process.env.FUZZ_COUNT ?? 1500);
 const FIXTURES = join(__dirname, '../fixtures/dockerfiles');
 
-/** A small seeded PRNG (mulberry32), so that a failure can be replayed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function seeds(): string[] {
   const out = [
@@ -124,7 +116,7 @@ async function everyRequest(uri: string, line: number, character: number, lineCo
 }
 
 test(`${COUNT} random and mutated Dockerfiles: every request answers, nothing is logged`, async () => {
-  const rand = prng(20261128);
+  const rand = mulberry32(20261128);
   const base = seeds();
   for (let n = 0; n < COUNT; n++) {
     const text = rand() < 0.2 ? randomText(rand) : mutate(base[Math.floor(rand() * base.length)], rand);

@@ -19,6 +19,7 @@ import { validatorRule } from '../../server/src/rules/validator';
 import { checkDuration, isSignal, unclosedQuote } from '../../server/src/rules/validator-values';
 import { DEFAULT_SETTINGS } from '../../server/src/settings';
 import { LspClient } from '../lsp-client';
+import { mulberry32 } from '../helpers/random';
 
 const ctx: FeatureContext = {
   settings: DEFAULT_SETTINGS,
@@ -696,15 +697,6 @@ const ALLOWED: { why: string; applies(d: Theirs, c: Context): boolean }[] = [
   },
 ];
 
-/** mulberry32: seeded, so that a failing variant can be replayed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const BAD_FLAGS = [
   '--foo', '--from=', '--link=maybe', '--interval=5x', '--retries=abc', '--platform', '--chown', '--mount=type=nope',
@@ -776,7 +768,7 @@ describe('differential against dockerfile-utils', () => {
   test(`every dockerfile-utils diagnostic on the fixtures and ${VARIANTS} mutations is one of ours, or allowed`, () => {
     const files = fixtures();
     assert.ok(files.length >= 20, 'the fixtures are there');
-    const rand = prng(20240611);
+    const rand = mulberry32(20240611);
     const cases = [...files];
     for (let i = 0; i < VARIANTS; i++) {
       const { name, text } = files[Math.floor(rand() * files.length)];

@@ -12,15 +12,17 @@ export interface Reference {
 }
 
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const TAG = /^[\w][\w.-]{0,127}$/;
-const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
+/** A tag, as the distribution reference grammar defines it. */
+export const TAG = /^[\w][\w.-]{0,127}$/;
+/** A digest: algorithm, `:`, and at least 32 hex digits. */
+export const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
 const DOMAIN = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?$/;
 
 export const DOCKER_HUB = 'docker.io';
 
-export class ReferenceError extends Error {}
+export class ReferenceFormatError extends Error {}
 
-/** Parses a reference; throws ReferenceError("invalid reference format…") as Docker does. */
+/** Parses a reference; throws ReferenceFormatError("invalid reference format…") as Docker does. */
 export function parseReference(text: string): Reference {
   let rest = text;
   let digest: string | null = null;
@@ -28,30 +30,30 @@ export function parseReference(text: string): Reference {
   if (at !== -1) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) throw new ReferenceError(`invalid reference format: invalid digest "${digest}"`);
+    if (!DIGEST.test(digest)) throw new ReferenceFormatError(`invalid reference format: invalid digest "${digest}"`);
   }
   let tag: string | null = null;
   const colon = rest.lastIndexOf(':');
   if (colon > rest.lastIndexOf('/')) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) throw new ReferenceError(`invalid reference format: invalid tag "${tag}"`);
+    if (!TAG.test(tag)) throw new ReferenceFormatError(`invalid reference format: invalid tag "${tag}"`);
   }
-  if (rest === '') throw new ReferenceError('invalid reference format: no repository name');
+  if (rest === '') throw new ReferenceFormatError('invalid reference format: no repository name');
   let domain = DOCKER_HUB;
   let path = rest;
   const slash = rest.indexOf('/');
   const first = slash === -1 ? '' : rest.slice(0, slash);
   if (first && (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase())) {
-    if (!DOMAIN.test(first)) throw new ReferenceError(`invalid reference format: invalid registry "${first}"`);
+    if (!DOMAIN.test(first)) throw new ReferenceFormatError(`invalid reference format: invalid registry "${first}"`);
     domain = first;
     path = rest.slice(slash + 1);
   }
   if (domain === 'index.docker.io') domain = DOCKER_HUB;
-  if (path.toLowerCase() !== path) throw new ReferenceError('invalid reference format: repository name must be lowercase');
-  if (!path.split('/').every((c) => COMPONENT.test(c))) throw new ReferenceError(`invalid reference format: invalid repository name "${path}"`);
+  if (path.toLowerCase() !== path) throw new ReferenceFormatError('invalid reference format: repository name must be lowercase');
+  if (!path.split('/').every((c) => COMPONENT.test(c))) throw new ReferenceFormatError(`invalid reference format: invalid repository name "${path}"`);
   if (domain === DOCKER_HUB && !path.includes('/')) path = `library/${path}`;
-  if (domain.length + path.length + 1 > 255) throw new ReferenceError('invalid reference format: repository name is too long');
+  if (domain.length + path.length + 1 > 255) throw new ReferenceFormatError('invalid reference format: repository name is too long');
   return { domain, path, tag: tag ?? (digest ? null : 'latest'), digest };
 }
 

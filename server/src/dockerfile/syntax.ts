@@ -640,3 +640,15 @@ function readPairs(keyword: string, words: readonly Word[], t: string, argsEnd: 
   }
   return pairs;
 }
+
+/** The index of the first instruction whose last line is at or after a line (binary search). */
+export function firstInstructionFrom(instructions: readonly Instruction[], line: number): number {
+  let lo = 0;
+  let hi = instructions.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (instructions[mid].lastLine < line) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

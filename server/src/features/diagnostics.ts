@@ -7,7 +7,7 @@ import type { FeatureContext } from '../context';
 import type { Document } from '../document';
 import type { Model } from '../dockerfile/model';
 import { ASYNC_RULES, CODES, RULES } from '../rules';
-import type { AsyncRule, Finding, Rule, RuleContext } from '../rules/rule';
+import type { Finding, RuleContext } from '../rules/rule';
 import type { Severity } from '../settings';
 
 /** What `# check=skip=…;error=true` asks for. */
@@ -45,26 +45,21 @@ export function asyncFindings(doc: Document): readonly Finding[] {
   return asyncCache.get(doc) ?? [];
 }
 
-function run(rules: readonly (Rule | AsyncRule)[], doc: Document, ctx: FeatureContext, out: Finding[]): RuleContext {
+/** The synchronous rules' findings for one document version (made once). */
+export function lint(doc: Document, ctx: FeatureContext): Finding[] {
+  let findings = findingsCache.get(doc);
+  if (findings) return findings;
+  findings = [];
+  const out = findings;
   const context: RuleContext = { doc, model: doc.model, ctx, report: (finding) => out.push(finding) };
-  for (const rule of rules as Rule[]) {
+  for (const rule of RULES) {
     try {
       rule.check(context);
     } catch (error) {
       console.error(`rule ${rule.codes[0]?.code ?? '?'} failed on ${doc.uri}: ${(error as Error).stack ?? error}`);
     }
   }
-  return context;
-}
-
-/** The synchronous rules' findings for one document version (made once). */
-export function lint(doc: Document, ctx: FeatureContext): Finding[] {
-  let findings = findingsCache.get(doc);
-  if (!findings) {
-    findings = [];
-    run(RULES, doc, ctx, findings);
-    findingsCache.set(doc, findings);
-  }
+  findingsCache.set(doc, findings);
   return findings;
 }
 

@@ -13,7 +13,7 @@
 import type { FormattingOptions, Position, Range, TextEdit } from 'vscode-languageserver';
 import type { FeatureContext } from '../context';
 import type { Document } from '../document';
-import type { Instruction } from '../dockerfile/syntax';
+import { firstInstructionFrom, type Instruction } from '../dockerfile/syntax';
 import { isSpace, type Span } from '../dockerfile/text';
 import type { Feature } from './feature';
 
@@ -34,7 +34,7 @@ function forEachLine(doc: Document, from: number, to: number, ignoreMultiline: b
   const { syntax } = doc.model;
   const instructions = syntax.instructions;
   const directiveLines = new Set(syntax.directives.map((d) => d.line));
-  let k = firstInstructionEndingAtOrAfter(instructions, from);
+  let k = firstInstructionFrom(instructions, from);
   for (let line = from; line <= to; line++) {
     while (k < instructions.length && instructions[k].lastLine < line) k++;
     const ins = instructions[k] as Instruction | undefined;
@@ -46,16 +46,6 @@ function forEachLine(doc: Document, from: number, to: number, ignoreMultiline: b
   }
 }
 
-function firstInstructionEndingAtOrAfter(instructions: readonly Instruction[], line: number): number {
-  let lo = 0;
-  let hi = instructions.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (instructions[mid].lastLine < line) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /** Whether a word (or flag, or the keyword) of the instruction runs across this line start. */
 function startsInsideWord(ins: Instruction, offset: number): boolean {
@@ -213,7 +203,7 @@ export function formatOnType(doc: Document, position: Position, ch: string, opti
 function continuationOwner(doc: Document, line: number): Instruction | null {
   const { syntax } = doc.model;
   const instructions = syntax.instructions;
-  const ins = instructions[firstInstructionEndingAtOrAfter(instructions, line)];
+  const ins = instructions[firstInstructionFrom(instructions, line)];
   if (ins && line > ins.startLine && line <= ins.endLine) return ins;
   // After a final newline there is one more (empty) line, which the parser, like BuildKit's
   // line scanner, does not count: the cursor is on it after Enter at the end of the file.

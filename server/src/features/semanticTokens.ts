@@ -30,7 +30,7 @@ import type { SemanticTokens, SemanticTokensDelta, SemanticTokensEdit, SemanticT
 import type { Document } from '../document';
 import { INSTRUCTION_BY_NAME } from '../dockerfile/instructions';
 import type { Model, Reference, Stage } from '../dockerfile/model';
-import type { Instruction, Logical, Word } from '../dockerfile/syntax';
+import { firstInstructionFrom, type Instruction, type Logical, type Word } from '../dockerfile/syntax';
 import { isSpace, type Range, type Span } from '../dockerfile/text';
 import type { Feature } from './feature';
 
@@ -139,7 +139,7 @@ class Tokenizer {
     const windowStart = lines.lineStart(from);
     const windowEnd = lines.lineEnd(to);
     let c = firstAtOrAfter(comments, windowStart);
-    for (let k = firstEndingAtOrAfter(instructions, from); k < instructions.length; k++) {
+    for (let k = firstInstructionFrom(instructions, from); k < instructions.length; k++) {
       const ins = instructions[k];
       if (ins.startLine > to) break;
       while (c < comments.length && comments[c].start < ins.start) this.direct(comments[c++], T.comment, 0);
@@ -414,16 +414,6 @@ function firstAtOrAfter(spans: readonly Span[], offset: number): number {
   return lo;
 }
 
-function firstEndingAtOrAfter(instructions: readonly Instruction[], line: number): number {
-  let lo = 0;
-  let hi = instructions.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (instructions[mid].lastLine < line) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 const fullCache = new WeakMap<Document, number[]>();
 
@@ -443,9 +433,9 @@ export function rangeTokens(doc: Document, range: Range): number[] {
   const last = doc.lines.lineCount - 1;
   let from = Math.max(0, Math.min(range.start.line, last));
   let to = Math.max(from, Math.min(range.end.line, last));
-  const first = instructions[firstEndingAtOrAfter(instructions, from)];
+  const first = instructions[firstInstructionFrom(instructions, from)];
   if (first && first.startLine < from) from = first.startLine;
-  const lastIns = instructions[firstEndingAtOrAfter(instructions, to)];
+  const lastIns = instructions[firstInstructionFrom(instructions, to)];
   if (lastIns && lastIns.startLine <= to) to = Math.max(to, lastIns.lastLine);
   return new Tokenizer(doc.model).run(from, to);
 }

@@ -9,10 +9,12 @@
 
 import { findVariableRefs, goQuote } from '../dockerfile/expand';
 import { GLOBAL_PREDEFINED, type Model, type Reference, type Stage } from '../dockerfile/model';
-import { hostPlatform } from '../dockerfile/platform';
+import { parsePlatform } from '../dockerfile/platform';
+import { parseReference } from '../../../runtime-agent/src/registry/reference';
 import type { Flag, Instruction, Word } from '../dockerfile/syntax';
 import { isSpace, type Span } from '../dockerfile/text';
 import type { CodeSpec, Edit, Finding, Fix, Rule } from './rule';
+import { editDistance } from './validator-values';
 
 const DOCS = 'https://docs.docker.com/reference/build-checks/';
 
@@ -284,7 +286,7 @@ class Checks {
       if (!parsed) return; // the build fails on it anyway
       // A stage named after its platform ("build_amd64") is meant to be platform specific.
       const name = stage.name ? stage.name.text.toLowerCase() : '';
-      if (name.includes(parsed.os) || name.includes(parsed.arch)) return;
+      if (name.includes(parsed.os) || name.includes(parsed.architecture)) return;
       this.report('FromPlatformFlagConstDisallowed', `FROM --platform flag should not use constant value ${goQuote(value)}`, flag);
       return;
     }
@@ -592,60 +594,16 @@ function likelyTypo(name: string, suggestion: string): boolean {
   return distance === 1 ? name.length >= 3 : distance === 2 && name.length >= 4;
 }
 
-/** Levenshtein distance, giving up (returning `limit`) once it cannot be below `limit`. */
-export function editDistance(a: string, b: string, limit = Infinity): number {
-  if (Math.abs(a.length - b.length) >= limit) return limit;
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    let rowMin = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + cost);
-      if (row[j] < rowMin) rowMin = row[j];
-    }
-    if (rowMin >= limit) return limit;
-    prev = row;
-  }
-  return Math.min(prev[b.length], limit);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Image references and platforms, as BuildKit parses them
 
-const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
-const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?`;
-const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
-const REFERENCE = new RegExp(
-  `^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*` +
-    '(?::[\\w][\\w.-]{0,127})?' +
-    '(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$',
-);
-
 /** Whether a string is an image reference Docker accepts (`name[:tag][@digest]`). */
 export function isValidReference(s: string): boolean {
-  if (s === '' || s.length > 512) return false;
-  const name = s.replace(/@.*$/, '').replace(/:[\w][\w.-]*$/, '');
-  return name.length <= 255 && REFERENCE.test(s);
-}
-
-const KNOWN_OS = new Set(['aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'nacl', 'netbsd', 'openbsd', 'plan9', 'solaris', 'wasip1', 'windows', 'zos']);
-const KNOWN_ARCH = new Set([
-  '386', 'amd64', 'amd64p32', 'arm', 'armbe', 'arm64', 'arm64be', 'loong64', 'mips', 'mipsle', 'mips64', 'mips64le',
-  'mips64p32', 'mips64p32le', 'ppc', 'ppc64', 'ppc64le', 'riscv', 'riscv64', 's390', 's390x', 'sparc', 'sparc64', 'wasm',
-]);
-const ARCH_ALIASES: Record<string, string> = { i386: '386', x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm' };
-
-/** A platform's OS and architecture as containerd normalizes them, or null when it is not one. */
-export function parsePlatform(value: string): { os: string; arch: string } | null {
-  const parts = value.toLowerCase().split('/');
-  if (parts.length > 3 || parts.some((p) => !/^[a-z0-9_.-]+$/.test(p))) return null;
-  const arch = (a: string) => ARCH_ALIASES[a] ?? a;
-  if (parts.length === 1) {
-    // An OS alone means this machine's architecture, an architecture alone its OS.
-    if (KNOWN_OS.has(parts[0])) return { os: parts[0], arch: hostPlatform().architecture };
-    if (KNOWN_ARCH.has(arch(parts[0]))) return { os: 'linux', arch: arch(parts[0]) };
-    return null;
+  try {
+    parseReference(s);
+    return true;
+  } catch {
+    return false;
   }
-  return { os: parts[0] === 'macos' ? 'darwin' : parts[0], arch: arch(parts[1]) };
 }

@@ -186,10 +186,6 @@ export function referenceParts(ref: string): ReferenceParts {
   return { tag, digest: at === -1 ? null : { start: at + 1, end: ref.length } };
 }
 
-/** A tag, as distribution/reference defines it. */
-export const TAG = /^[\w][\w.-]{0,127}$/;
-/** A digest: algorithm, `:`, and at least 32 hex digits. */
-export const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
 
 // ---------------------------------------------------------------------------------------------
 // Quotes

@@ -14,7 +14,8 @@ import type { Instruction, Logical, Word } from '../dockerfile/syntax';
 import { isSpace, type Span } from '../dockerfile/text';
 import type { CodeSpec, Finding, Fix, Rule } from './rule';
 import { checkFlags, type Reporter } from './validator-flags';
-import { checkPortSpec, DIGEST, isSignal, nearest, referenceParts, TAG, unclosedQuote } from './validator-values';
+import { DIGEST, TAG } from '../../../runtime-agent/src/registry/reference';
+import { checkPortSpec, isSignal, nearest, referenceParts, unclosedQuote } from './validator-values';
 
 const error = (code: string, summary: string): CodeSpec => ({ code, source: 'dockerfile', severity: 'error', summary });
 const warning = (code: string, summary: string): CodeSpec => ({ code, source: 'dockerfile', severity: 'warning', summary });
