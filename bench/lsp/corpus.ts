@@ -5,6 +5,7 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { mulberry32, type Rand } from '../../test/helpers/random';
 
 export interface CorpusFile {
   /** A file name, unique in the corpus: "python-uv.Dockerfile", "python-uv.v3.Dockerfile". */
@@ -260,7 +261,6 @@ function renameVariable(text: string, from: string, to: string): string {
 // ---------------------------------------------------------------------------------------------
 // Variants.
 
-type Rand = () => number;
 
 function pick<T>(rand: Rand, items: readonly T[]): T {
   return items[Math.floor(rand() * items.length)]!;
@@ -411,14 +411,3 @@ function addComments(doc: ParsedDockerfile, rand: Rand): void {
   for (let k = 0; k < count; k++) pick(rand, blocks).leading.push(pick(rand, comments));
 }
 
-/** A small, fast, seeded PRNG (mulberry32): the same seed gives the same corpus. */
-export function mulberry32(seed: number): Rand {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
