@@ -52,11 +52,16 @@ const server: Server = { connection, document: documentOf, run, context };
 function run<T>(name: string, uri: string, fallback: T, feature: (doc: Document, ctx: FeatureContext) => T): T {
   const doc = documentOf(uri);
   if (!doc) return fallback;
-  try {
-    return feature(doc, context());
-  } catch (error) {
+  const fail = (error: unknown) => {
     console.error(`${name} failed on ${uri}: ${(error as Error).stack ?? error}`);
     return fallback;
+  };
+  try {
+    const result = feature(doc, context());
+    // An asynchronous feature's failure is caught the same way.
+    return result instanceof Promise ? (result.catch(fail) as T) : result;
+  } catch (error) {
+    return fail(error);
   }
 }
 

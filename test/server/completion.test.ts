@@ -56,6 +56,12 @@ async function complete(source: string, options: { with?: LspClient; uri?: strin
 }
 
 const labels = (items: CompletionItem[]) => items.map((i) => i.label);
+/** An item's documentation, which comes on completionItem/resolve rather than with the list. */
+async function documentation(item: CompletionItem, c = client): Promise<MarkupContent> {
+  assert.equal(item.documentation, undefined, 'the list leaves documentation to resolve');
+  const resolved = await c.request<CompletionItem>('completionItem/resolve', item);
+  return resolved.documentation as MarkupContent;
+}
 const edit = (item: CompletionItem | undefined): TextEdit => {
   assert.ok(item, 'item exists');
   assert.ok(item.textEdit && 'range' in item.textEdit, `${item.label} has a TextEdit`);
@@ -73,8 +79,9 @@ describe('instruction keywords', () => {
     assert.equal(from.insertTextFormat, 2);
     assert.equal(from.kind, 14);
     assert.equal(from.detail, 'Start a new build stage from a base image.');
-    assert.equal((from.documentation as MarkupContent).kind, 'markdown');
-    assert.match((from.documentation as MarkupContent).value, /Starts a new build stage/);
+    const doc = await documentation(from);
+    assert.equal(doc.kind, 'markdown');
+    assert.match(doc.value, /Starts a new build stage/);
     assert.deepEqual(item(items, 'MAINTAINER')!.tags, [1]);
     assert.equal(item(items, 'RUN')!.tags, undefined);
   });
@@ -98,8 +105,9 @@ describe('instruction keywords', () => {
     const from = item(items, 'FROM')!;
     assert.deepEqual(edit(from), { range: range(1, 0, 0), newText: 'FROM' });
     assert.equal(from.insertTextFormat, 1);
-    assert.equal((from.documentation as MarkupContent).kind, 'plaintext');
-    assert.doesNotMatch((from.documentation as MarkupContent).value, /```|`/);
+    const doc = await documentation(from, plain);
+    assert.equal(doc.kind, 'plaintext');
+    assert.doesNotMatch(doc.value, /```|`/);
   });
 
   test('after ONBUILD only the instructions allowed as triggers', async () => {

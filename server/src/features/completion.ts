@@ -452,13 +452,39 @@ async function readIgnore(context: string): Promise<DockerIgnore | null> {
   }
 }
 
+/**
+ * Documentation travels on `completionItem/resolve`, for the item the user looks at, rather than
+ * with every item of every list: the list stays small and quick to send.
+ */
+class Documentation {
+  private docs: CompletionItem['documentation'][] = [];
+
+  /** Moves each item's documentation here, leaving its index in `data`. */
+  defer(list: CompletionList): CompletionList {
+    this.docs = [];
+    for (const item of list.items) {
+      if (item.documentation === undefined) continue;
+      item.data = this.docs.push(item.documentation) - 1;
+      item.documentation = undefined;
+    }
+    return list;
+  }
+
+  resolve(item: CompletionItem): CompletionItem {
+    if (typeof item.data === 'number' && this.docs[item.data] !== undefined) item.documentation = this.docs[item.data];
+    return item;
+  }
+}
+
 export const completionFeature: Feature = {
   capabilities: {
-    completionProvider: { triggerCharacters: ['-', '=', '$', '{', ',', ' ', '/'], resolveProvider: false },
+    completionProvider: { triggerCharacters: ['-', '=', '$', '{', ',', ' ', '/'], resolveProvider: true },
   },
   register(server) {
-    server.connection.onCompletion((params) =>
-      server.run('completion', params.textDocument.uri, EMPTY, (doc, ctx) => completion(doc, params.position, ctx)),
+    const docs = new Documentation();
+    server.connection.onCompletion(async (params) =>
+      docs.defer(await server.run('completion', params.textDocument.uri, EMPTY, (doc, ctx) => completion(doc, params.position, ctx))),
     );
+    server.connection.onCompletionResolve((item) => docs.resolve(item));
   },
 };
