@@ -19,6 +19,7 @@
  * refused. Numbers are decimal, a device mode octal, the capability mask 16 hex digits. Keys
  * (* = may repeat, in order):
  *   namespace* NAME (mount|pid|uts|ipc|cgroup|network)   join-network PATH   hostname NAME
+ *   loopback-up (no field: bring lo up in the new network namespace)
  *   root PATH   overlay-lower* PATH (top first)   overlay-upper PATH   overlay-work PATH
  *   readonly-root   mount* SOURCE TARGET TYPE FLAGS DATA   device* PATH c|b MAJOR MINOR MODE UID GID
  *   symlink* TARGET PATH   masked* PATH   readonly* PATH   capabilities HEX   no-new-privileges
@@ -46,6 +47,7 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
+#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -54,9 +56,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -102,6 +106,7 @@ struct spec {
 	struct strv overlay_lower;
 	char *overlay_upper, *overlay_work;
 	int readonly_root;
+	int loopback_up;             /* bring `lo` up in the new network namespace */
 	struct mount_entry *mounts;
 	size_t nmounts, mounts_cap;
 	struct device_entry *devices;
@@ -314,6 +319,9 @@ static void parse_spec(const char *path, struct spec *s)
 		} else if (!strcmp(key, "hostname")) {
 			NEED(1);
 			set_once(&s->hostname, f[1], key);
+		} else if (!strcmp(key, "loopback-up")) {
+			NEED(0);
+			s->loopback_up = 1;
 		} else if (!strcmp(key, "root")) {
 			NEED(1);
 			set_once(&s->root, f[1], key);
@@ -430,6 +438,8 @@ static void parse_spec(const char *path, struct spec *s)
 		spec_error("a container needs the mount namespace");
 	if (s->hostname && !(s->clone_flags & CLONE_NEWUTS))
 		spec_error("a hostname needs the uts namespace");
+	if (s->loopback_up && !(s->clone_flags & CLONE_NEWNET))
+		spec_error("loopback-up needs a new network namespace");
 	if (s->join_network && (s->clone_flags & CLONE_NEWNET))
 		spec_error("join-network and a new network namespace exclude each other");
 	if (s->overlay_lower.n && (!s->overlay_upper || !s->overlay_work))
@@ -882,6 +892,23 @@ struct child_ctx {
 	const sigset_t *mask; /* the signal mask to give the container */
 };
 
+/* A new network namespace has its loopback device down; containers expect it up. */
+static void loopback_up(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		child_fail(127, "socket for the loopback device: %s", why(errno));
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof ifr);
+	strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		child_fail(127, "read the flags of lo: %s", why(errno));
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		child_fail(127, "bring lo up: %s", why(errno));
+	close(fd);
+}
+
 static int child_main(void *arg)
 {
 	struct child_ctx *c = arg;
@@ -910,6 +937,8 @@ static int child_main(void *arg)
 			child_fail(127, "setns %s: %s", s->join_network, why(errno));
 		close(fd);
 	}
+	if (s->loopback_up)
+		loopback_up();
 	/* Now that the cgroups hold this process, a new cgroup namespace has them as its root. */
 	if (s->cgroup_ns && unshare(CLONE_NEWCGROUP) < 0)
 		child_fail(127, "unshare the cgroup namespace: %s", why(errno));

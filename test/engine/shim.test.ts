@@ -189,6 +189,19 @@ describe('the native helper', { skip: isRoot ? false : 'needs root (namespaces, 
     assert.equal((await readFile('/proc/sys/kernel/hostname', 'utf8')).trim(), before);
   });
 
+  test('a new network namespace has only lo, up when asked', async () => {
+    const down = await exec(['cat', '/sys/class/net/lo/operstate', '/sys/class/net/lo/flags'], (spec) => {
+      spec.namespaces = [...spec.namespaces.filter((n) => n !== 'network'), 'network'];
+    });
+    assert.equal(down.stdout, 'down\n0x8\n');
+    const up = await exec(['sh', '-c', 'cat /sys/class/net/lo/flags; ls /sys/class/net'], (spec) => {
+      spec.namespaces = [...spec.namespaces.filter((n) => n !== 'network'), 'network'];
+      spec.loopbackUp = true;
+    });
+    // IFF_UP | IFF_LOOPBACK
+    assert.equal(up.stdout, '0x9\nlo\n');
+  });
+
   test('root has Docker\'s default capabilities, and no more', async () => {
     assert.equal(DOCKER_DEFAULT_CAPS, 0xa80425fbn);
     const { stdout } = await exec(['grep', 'Cap', '/proc/self/status']);

@@ -15,6 +15,7 @@
 //   namespace* NAME                mount | pid | uts | ipc | cgroup | network
 //   join-network PATH              setns() into this network namespace
 //   hostname NAME
+//   loopback-up                    (no field) bring lo up in the new network namespace
 //   root PATH                      the host directory that becomes /
 //   overlay-lower* PATH            top layer first
 //   overlay-upper PATH
@@ -70,6 +71,8 @@ export interface ContainerSpec {
   joinNetwork?: string;
   /** Needs 'uts'. */
   hostname?: string;
+  /** Bring the loopback device up in the new network namespace (Docker's containers have it up). */
+  loopbackUp?: boolean;
   /** The directory that becomes /. */
   root: string;
   /** Mounted at `root` (inside the new mount namespace) before anything else; lower[0] is the top layer. */
@@ -318,6 +321,10 @@ export function serializeSpec(spec: ContainerSpec): string {
   if (spec.hostname !== undefined) {
     if (!namespaces.has('uts')) throw new Error('a hostname needs the uts namespace (it would rename the host)');
     add('hostname', field(spec.hostname, 'hostname'));
+  }
+  if (spec.loopbackUp) {
+    if (!namespaces.has('network')) throw new Error('bringing lo up needs a new network namespace (it would touch the host)');
+    add('loopback-up');
   }
   add('root', hostPath(spec.root, 'root'));
   if (spec.overlay) {
