@@ -3,6 +3,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,15 +12,26 @@ import { join } from 'node:path';
 export interface TestRegistry {
   /** host:port */
   readonly host: string;
+  /** Pushes an image (one manifest per platform); resolves with the digest the tag names. */
   push(repository: string, tag: string, image: PushImage): Promise<string>;
+  /** Uploads one blob. */
+  blob(repository: string, data: Buffer | string): Promise<{ digest: string; size: number }>;
+  /** Puts a manifest (or index) under a tag or digest; resolves with its digest. */
+  manifest(repository: string, reference: string, mediaType: string, body: string): Promise<string>;
   stop(): Promise<void>;
 }
 
 export interface PushImage {
-  /** One manifest per platform; more than one makes an OCI index. */
+  /** One manifest per platform; more than one makes an index. */
   platforms: { os: string; architecture: string; variant?: string }[];
-  /** Layers as tar bytes (gzip not required by the registry). */
+  /** Layers as uncompressed tar bytes (the default is one empty tar). */
   layers?: Buffer[];
+  /** Push the layers gzip-compressed (diff_ids stay the digests of the tars). */
+  gzip?: boolean;
+  /** More of the image config: `config` (Cmd, Env…), `created`, `history`. */
+  config?: Record<string, unknown>;
+  /** OCI media types (the default) or Docker's schema 2 and manifest list. */
+  format?: 'oci' | 'docker';
 }
 
 function freePort(): Promise<number> {
@@ -89,25 +101,35 @@ export async function startRegistry(): Promise<TestRegistry> {
 
   return {
     host,
+    blob,
+    manifest,
     async push(repository, tag, image) {
+      const docker = image.format === 'docker';
+      const media = {
+        manifest: docker ? 'application/vnd.docker.distribution.manifest.v2+json' : 'application/vnd.oci.image.manifest.v1+json',
+        index: docker ? 'application/vnd.docker.distribution.manifest.list.v2+json' : 'application/vnd.oci.image.index.v1+json',
+        config: docker ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json',
+        layer: docker ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : `application/vnd.oci.image.layer.v1.tar${image.gzip ? '+gzip' : ''}`,
+      };
       const manifests = [];
       for (const platform of image.platforms) {
+        const tars = image.layers ?? [Buffer.alloc(1024)];
         const layers = [];
-        for (const layer of image.layers ?? [Buffer.alloc(1024)]) layers.push(await blob(repository, layer));
-        const config = JSON.stringify({ ...platform, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) }, config: {} });
+        for (const tar of tars) layers.push(await blob(repository, image.gzip || docker ? gzipSync(tar) : tar));
+        const config = JSON.stringify({ ...platform, rootfs: { type: 'layers', diff_ids: tars.map((t) => sha256(t)) }, config: {}, ...image.config });
         const c = await blob(repository, config);
         const body = JSON.stringify({
           schemaVersion: 2,
-          mediaType: 'application/vnd.oci.image.manifest.v1+json',
-          config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...c },
-          layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...l })),
+          mediaType: media.manifest,
+          config: { mediaType: media.config, ...c },
+          layers: layers.map((l) => ({ mediaType: media.layer, ...l })),
         });
-        const digest = await manifest(repository, image.platforms.length === 1 ? tag : sha256(body), 'application/vnd.oci.image.manifest.v1+json', body);
-        manifests.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size: Buffer.byteLength(body), platform });
+        const digest = await manifest(repository, image.platforms.length === 1 ? tag : sha256(body), media.manifest, body);
+        manifests.push({ mediaType: media.manifest, digest, size: Buffer.byteLength(body), platform });
       }
       if (manifests.length === 1) return manifests[0].digest;
-      const index = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests });
-      return manifest(repository, tag, 'application/vnd.oci.image.index.v1+json', index);
+      const index = JSON.stringify({ schemaVersion: 2, mediaType: media.index, manifests });
+      return manifest(repository, tag, media.index, index);
     },
     async stop() {
       child.kill('SIGTERM');

@@ -1,0 +1,260 @@
+// The /containers endpoints of the Docker Engine API.
+
+import { open } from 'node:fs/promises';
+import type { Engine } from '../engine';
+import { logSize, readLog, type LogEntry } from '../runtime/logs';
+import { top } from '../runtime/top';
+import type { ContainerRecord, CreateBody } from '../runtime/containers';
+import { badRequest } from './errors';
+import { compareVersions, type ApiServer, type Call } from './server';
+import { frame } from './stream';
+
+/** go-units' HumanDuration, which `docker ps` statuses use. */
+export function humanDuration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  const minutes = Math.floor(ms / 60_000);
+  const hours = Math.floor(ms / 3_600_000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(hours / 24 / 365)} years`;
+}
+
+function statusText(record: ContainerRecord): string {
+  const state = record.State;
+  switch (state.Status) {
+    case 'running':
+      return `Up ${humanDuration(Date.now() - Date.parse(state.StartedAt))}`;
+    case 'exited':
+      return `Exited (${state.ExitCode}) ${humanDuration(Date.now() - Date.parse(state.FinishedAt))} ago`;
+    case 'removing':
+      return 'Removal In Progress';
+    case 'dead':
+      return 'Dead';
+    default:
+      return 'Created';
+  }
+}
+
+function summary(record: ContainerRecord) {
+  return {
+    Id: record.Id,
+    Names: [record.Name],
+    Image: record.Config.Image,
+    ImageID: record.Image,
+    Command: [record.Path, ...record.Args].join(' '),
+    Created: Math.floor(Date.parse(record.Created) / 1000),
+    Ports: [],
+    Labels: record.Config.Labels,
+    State: record.State.Status,
+    Status: statusText(record),
+    HostConfig: { NetworkMode: record.HostConfig.NetworkMode ?? 'bridge' },
+    NetworkSettings: { Networks: {} },
+    Mounts: [],
+  };
+}
+
+function inspect(record: ContainerRecord) {
+  const { ShimPid: _, ...shown } = record;
+  return shown;
+}
+
+function matchesFilters(record: ContainerRecord, filters: Map<string, string[]>): boolean {
+  for (const [key, values] of filters) {
+    if (values.length === 0) continue;
+    const ok = values.some((v) => {
+      switch (key) {
+        case 'id':
+          return record.Id.startsWith(v);
+        case 'name':
+          return record.Name.slice(1).includes(v.replace(/^\//, ''));
+        case 'status':
+          return record.State.Status === v;
+        case 'exited':
+          return record.State.Status === 'exited' && String(record.State.ExitCode) === v;
+        case 'ancestor':
+          return record.Config.Image === v || record.Image === v || record.Image.startsWith(`sha256:${v}`);
+        case 'label': {
+          const eq = v.indexOf('=');
+          return eq === -1 ? v in record.Config.Labels : record.Config.Labels[v.slice(0, eq)] === v.slice(eq + 1);
+        }
+        default:
+          throw badRequest(`invalid filter '${key}'`);
+      }
+    });
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** Multiplexed frames for API 1.42+ clients say so in their content type. */
+function streamType(call: Call, tty: boolean): string {
+  if (tty) return 'application/vnd.docker.raw-stream';
+  return compareVersions(call.apiVersion, '1.42') >= 0 ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream';
+}
+
+function encode(entry: LogEntry, tty: boolean, timestamps: boolean): Buffer {
+  const text = Buffer.from(timestamps ? `${entry.time} ${entry.log}` : entry.log, 'utf8');
+  return tty ? text : frame(entry.stream === 'stderr' ? 2 : 1, text);
+}
+
+export function containerRoutes(api: ApiServer, engine: Engine): void {
+  const { containers } = engine;
+
+  api.route('GET', '/containers/json', async (call) => {
+    const all = call.bool('all');
+    const filters = call.filters();
+    let list = containers
+      .list()
+      .filter((r) => all || r.State.Running || filters.has('status') || filters.has('exited'))
+      .filter((r) => matchesFilters(r, filters))
+      .sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
+    const limit = call.int('limit');
+    if (limit && limit > 0) list = list.slice(0, limit);
+    call.send(200, list.map(summary));
+  });
+
+  api.route('POST', '/containers/create', async (call) => {
+    const body = await call.json<CreateBody>();
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('invalid request body: expected a JSON object');
+    call.send(201, await containers.create(body, call.query.get('name')));
+  });
+
+  api.route('GET', '/containers/{id}/json', async (call) => {
+    call.send(200, inspect(containers.get(call.params.id)));
+  });
+
+  api.route('POST', '/containers/{id}/start', async (call) => {
+    await containers.start(call.params.id);
+    call.send(204);
+  });
+
+  api.route('POST', '/containers/{id}/stop', async (call) => {
+    await containers.stop(call.params.id, call.int('t') ?? call.int('timeout'), call.query.get('signal') ?? undefined);
+    call.send(204);
+  });
+
+  api.route('POST', '/containers/{id}/restart', async (call) => {
+    const record = containers.get(call.params.id);
+    if (record.State.Running) await containers.stop(record.Id, call.int('t'), call.query.get('signal') ?? undefined);
+    await containers.start(record.Id);
+    call.send(204);
+  });
+
+  api.route('POST', '/containers/{id}/kill', async (call) => {
+    await containers.kill(call.params.id, call.query.get('signal') || 'SIGKILL');
+    call.send(204);
+  });
+
+  api.route('POST', '/containers/{id}/wait', async (call) => {
+    const condition = call.query.get('condition') || 'not-running';
+    if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw badRequest(`invalid condition: "${condition}"`);
+    const waiting = containers.waitFor(call.params.id, condition);
+    // The headers go out once the waiter is in place: the client starts the container then.
+    const res = call.stream('application/json');
+    const code = await waiting;
+    res.end(JSON.stringify({ StatusCode: code, Error: null }) + '\n');
+  });
+
+  api.route('DELETE', '/containers/{id}', async (call) => {
+    await containers.remove(call.params.id, { force: call.bool('force') });
+    call.send(204);
+  });
+
+  api.route('GET', '/containers/{id}/top', async (call) => {
+    const pids = await containers.pids(call.params.id);
+    try {
+      call.send(200, await top(pids, call.query.get('ps_args') ?? undefined));
+    } catch (error) {
+      throw badRequest((error as Error).message);
+    }
+  });
+
+  api.route('GET', '/containers/{id}/logs', async (call) => {
+    const record = containers.get(call.params.id);
+    const stdout = call.bool('stdout');
+    const stderr = call.bool('stderr');
+    if (!stdout && !stderr) throw badRequest('Bad parameters: you must choose at least one stream');
+    const follow = call.bool('follow');
+    const timestamps = call.bool('timestamps');
+    const since = Number(call.query.get('since') || 0);
+    const until = Number(call.query.get('until') || 0);
+    const tailParam = call.query.get('tail');
+    const tail = tailParam && tailParam !== 'all' ? Math.max(0, Number(tailParam)) : -1;
+    const tty = record.Config.Tty;
+    const res = call.stream(streamType(call, tty));
+    const wanted = (e: LogEntry) =>
+      (e.stream === 'stdout' ? stdout : stderr) &&
+      (!since || Date.parse(e.time) / 1000 >= since) &&
+      (!until || Date.parse(e.time) / 1000 <= until);
+    let from = 0;
+    if (tail >= 0) {
+      // The last N entries of what is there now, then (with -f) what comes.
+      const kept: LogEntry[] = [];
+      for await (const entry of readLog(record.LogPath)) {
+        if (!wanted(entry)) continue;
+        kept.push(entry);
+        if (kept.length > tail) kept.shift();
+      }
+      for (const entry of kept) res.write(encode(entry, tty, timestamps));
+      from = await logSize(record.LogPath);
+      if (!follow) return void res.end();
+    }
+    const done = () => !containers.running(record.Id);
+    const finished = record.State.Running ? containers.stopped(record.Id) : undefined;
+    for await (const entry of readLog(record.LogPath, { from, follow, done, signal: call.closed, finished })) {
+      if (wanted(entry)) res.write(encode(entry, tty, timestamps));
+    }
+    res.end();
+  });
+
+  api.route('POST', '/containers/{id}/attach', async (call) => {
+    const record = containers.get(call.params.id);
+    const tty = record.Config.Tty;
+    const stdout = call.bool('stdout');
+    const stderr = call.bool('stderr');
+    const from = call.bool('logs') ? 0 : await logSize(record.LogPath);
+    const socket = call.hijack(streamType(call, tty));
+    const release = containers.reading(record.Id);
+    try {
+      if (call.bool('stdin') && record.Config.OpenStdin) void forwardStdin(engine, record, socket, call.closed);
+      await containers.started(record.Id, call.closed);
+      const done = () => !containers.running(record.Id);
+      if (stdout || stderr) {
+        const finished = containers.stopped(record.Id);
+        for await (const entry of readLog(record.LogPath, { from, follow: call.bool('stream'), done, signal: call.closed, finished })) {
+          if (entry.stream === 'stdout' ? stdout : stderr) socket.write(encode(entry, tty, false));
+        }
+      }
+    } finally {
+      release();
+    }
+    socket.end();
+  });
+}
+
+/** What the client types goes to the container's stdin FIFO; its end closes it. */
+async function forwardStdin(engine: Engine, record: ContainerRecord, socket: NodeJS.ReadableStream, closed: AbortSignal): Promise<void> {
+  await engine.containers.started(record.Id, closed);
+  if (!engine.containers.running(record.Id)) return;
+  let fifo;
+  try {
+    fifo = await open(`${engine.containers.dirOf(record.Id)}/stdin`, 'w');
+  } catch {
+    return;
+  }
+  try {
+    for await (const chunk of socket) await fifo.write(chunk as Buffer);
+  } catch {
+    // The client went away.
+  } finally {
+    await fifo.close();
+  }
+}

@@ -1,0 +1,236 @@
+// The /images endpoints of the Docker Engine API: pull, list, inspect, history, tag, remove.
+
+import type { Engine } from '../engine';
+import { familiarName, type ImageRecord } from '../images/store';
+import { pull } from '../registry/pull';
+import { formatReference, parseReference } from '../registry/reference';
+import { parsePlatform } from '../../../server/src/dockerfile/platform';
+import { badRequest, conflict, notFound } from './errors';
+import type { ApiServer } from './server';
+
+/** X-Registry-Auth: base64url JSON with username/password or an identity token. */
+function registryAuth(header: string | string[] | undefined): { username: string; password: string } | { identitytoken: string } | undefined {
+  if (typeof header !== 'string' || header === '') return undefined;
+  try {
+    const auth = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as Record<string, string>;
+    if (auth.identitytoken) return { identitytoken: auth.identitytoken };
+    if (auth.username) return { username: auth.username, password: auth.password ?? '' };
+  } catch {
+    // Docker ignores an unreadable header and pulls anonymously.
+  }
+  return undefined;
+}
+
+const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
+
+function containerConfig(image: ImageRecord) {
+  const c = image.config.config ?? {};
+  return {
+    Hostname: '',
+    Domainname: '',
+    User: c.User ?? '',
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
+    ...(c.ExposedPorts ? { ExposedPorts: c.ExposedPorts } : {}),
+    Tty: false,
+    OpenStdin: false,
+    StdinOnce: false,
+    Env: c.Env ?? null,
+    Cmd: c.Cmd ?? null,
+    ...(c.Healthcheck ? { Healthcheck: c.Healthcheck } : {}),
+    Image: '',
+    Volumes: c.Volumes ?? null,
+    WorkingDir: c.WorkingDir ?? '',
+    Entrypoint: c.Entrypoint ?? null,
+    OnBuild: c.OnBuild ?? null,
+    Labels: c.Labels ?? null,
+    ...(c.StopSignal ? { StopSignal: c.StopSignal } : {}),
+  };
+}
+
+function summary(image: ImageRecord) {
+  return {
+    Id: image.id,
+    ParentId: '',
+    RepoTags: image.repoTags.map(familiarName),
+    RepoDigests: image.repoDigests.map(familiarName),
+    Created: Math.floor(Date.parse(image.config.created ?? image.created) / 1000) || 0,
+    Size: image.size,
+    SharedSize: -1,
+    Labels: image.config.config?.Labels ?? {},
+    Containers: -1,
+  };
+}
+
+export function imageRoutes(api: ApiServer, engine: Engine): void {
+  const { images, containers } = engine;
+
+  const find = (name: string): ImageRecord => {
+    const image = images.get(name);
+    if (!image) throw notFound(`No such image: ${name}`);
+    return image;
+  };
+
+  api.route('POST', '/images/create', async (call) => {
+    const fromImage = call.query.get('fromImage');
+    if (!fromImage) throw badRequest('importing images (fromSrc) is not supported; give fromImage');
+    const tag = call.query.get('tag') || '';
+    let ref = fromImage;
+    if (tag) ref = tag.includes(':') && tag.startsWith('sha256') ? `${fromImage}@${tag}` : `${fromImage}:${tag}`;
+    try {
+      parseReference(ref);
+    } catch (error) {
+      throw badRequest((error as Error).message);
+    }
+    const platformText = call.query.get('platform');
+    const platform = platformText ? parsePlatform(platformText) : null;
+    if (platformText && !platform) throw badRequest(`"${platformText}": unknown operating system or architecture: invalid argument`);
+    const res = call.stream('application/json');
+    const write = (message: object) => res.write(JSON.stringify(message) + '\r\n');
+    try {
+      const image = await pull(ref, {
+        content: engine.content,
+        store: images,
+        snapshots: engine.snapshots,
+        ...(platform ? { platform } : {}),
+        insecure: engine.options.insecureRegistries,
+        auth: registryAuth(call.req.headers['x-registry-auth']),
+        onProgress: write,
+        signal: call.closed,
+      });
+      engine.events.emit('image', 'pull', familiarName(ref), { name: familiarName(ref) });
+      void image;
+    } catch (error) {
+      const message = (error as Error).message;
+      write({ errorDetail: { message }, error: message });
+    }
+    res.end();
+  });
+
+  api.route('GET', '/images/json', async (call) => {
+    const filters = call.filters();
+    const dangling = filters.get('dangling')?.[0];
+    const references = filters.get('reference') ?? [];
+    let list = images.list();
+    if (!call.bool('all') || dangling !== undefined) {
+      if (dangling === 'true') list = list.filter((i) => i.repoTags.length === 0);
+      else if (dangling === 'false') list = list.filter((i) => i.repoTags.length > 0);
+    }
+    if (references.length) {
+      list = list.filter((i) => i.repoTags.some((t) => references.some((r) => globMatch(r.includes(':') ? r : `${r}:*`, t))));
+    }
+    call.send(200, list.sort((a, b) => Date.parse(b.created) - Date.parse(a.created)).map(summary));
+  });
+
+  api.route('GET', '/images/{name*}/json', async (call) => {
+    const image = find(call.params.name);
+    const lower = engine.snapshots.lowerDirs(image);
+    call.send(200, {
+      Id: image.id,
+      RepoTags: image.repoTags.map(familiarName),
+      RepoDigests: image.repoDigests.map(familiarName),
+      Parent: '',
+      Comment: image.config.comment ?? '',
+      Created: image.config.created ?? image.created,
+      DockerVersion: '',
+      Author: image.config.author ?? '',
+      Config: containerConfig(image),
+      Architecture: image.config.architecture,
+      ...(image.config.variant ? { Variant: image.config.variant } : {}),
+      Os: image.config.os,
+      Size: image.size,
+      GraphDriver: { Name: 'overlay2', Data: lower.length ? { LowerDir: lower.join(':') } : {} },
+      RootFS: { Type: 'layers', Layers: image.layers.map((l) => l.diffId) },
+      Metadata: { LastTagTime: image.created },
+    });
+  });
+
+  api.route('GET', '/images/{name*}/history', async (call) => {
+    const image = find(call.params.name);
+    const layers = [...image.layers];
+    const history = (image.config.history ?? []).map((h) => {
+      const layer = h.empty_layer ? undefined : layers.shift();
+      return {
+        Id: '<missing>',
+        Created: Math.floor(Date.parse(h.created ?? '') / 1000) || 0,
+        CreatedBy: h.created_by ?? '',
+        Tags: null as string[] | null,
+        Size: layer?.size ?? 0,
+        Comment: h.comment ?? '',
+      };
+    });
+    history.reverse();
+    if (history.length) {
+      history[0].Id = image.id;
+      history[0].Tags = image.repoTags.map(familiarName);
+    }
+    call.send(200, history);
+  });
+
+  api.route('POST', '/images/{name*}/tag', async (call) => {
+    const image = find(call.params.name);
+    const repo = call.query.get('repo');
+    if (!repo) throw badRequest('repository name must have at least one component');
+    const tag = call.query.get('tag') || 'latest';
+    let ref;
+    try {
+      ref = parseReference(`${repo}:${tag}`);
+    } catch (error) {
+      throw badRequest((error as Error).message);
+    }
+    if (ref.digest) throw badRequest('refusing to create a tag with a digest reference');
+    await images.tag(image.id, formatReference(ref));
+    engine.events.emit('image', 'tag', image.id, { name: familiarName(formatReference(ref)) });
+    call.send(201);
+  });
+
+  api.route('DELETE', '/images/{name*}', async (call) => {
+    const name = call.params.name;
+    const image = find(name);
+    const force = call.bool('force');
+    const byId = image.id === name || image.id === `sha256:${name}` || image.id.replace(/^sha256:/, '').startsWith(name.replace(/^sha256:/, ''));
+    const deleted: ({ Untagged: string } | { Deleted: string })[] = [];
+    const users = containers.usersOf(image.id);
+    const running = users.find((c) => c.State.Running);
+    // Removing one of several tags only untags.
+    if (!byId && image.repoTags.length > 1) {
+      const tag = familiarName(name);
+      await images.untag(name);
+      engine.events.emit('image', 'untag', image.id, { name: tag });
+      call.send(200, [{ Untagged: tag }]);
+      return;
+    }
+    if (running && (force || byId)) {
+      throw conflict(`conflict: unable to delete ${short(image.id)} (cannot be forced) - image is being used by running container ${short(running.Id)}`);
+    }
+    if (users.length && !force) {
+      throw conflict(
+        byId
+          ? `conflict: unable to delete ${short(image.id)} (must be forced) - image is being used by stopped container ${short(users[0].Id)}`
+          : `conflict: unable to remove repository reference "${name}" (must force) - container ${short(users[0].Id)} is using its referenced image ${short(image.id)}`,
+      );
+    }
+    if (byId && image.repoTags.length > 1 && !force) {
+      throw conflict(`conflict: unable to delete ${short(image.id)} (must be forced) - image is referenced in multiple repositories`);
+    }
+    for (const tag of [...image.repoTags, ...image.repoDigests]) {
+      await images.untag(tag);
+      deleted.push({ Untagged: tag });
+      engine.events.emit('image', 'untag', image.id, { name: tag });
+    }
+    // An image a stopped container still uses stays, untagged, as Docker keeps it.
+    if (users.length === 0) {
+      await images.remove(image.id);
+      deleted.push({ Deleted: image.id });
+      for (const chain of await engine.snapshots.collect(images.list())) deleted.push({ Deleted: chain });
+      engine.events.emit('image', 'delete', image.id, { name: image.id });
+    }
+    call.send(200, deleted);
+  });
+}
+
+function globMatch(pattern: string, value: string): boolean {
+  const re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '.') + '$');
+  return re.test(value) || re.test(value.replace(/^docker\.io\/(library\/)?/, ''));
+}

@@ -1,0 +1,140 @@
+// /_ping, /version, /info and /events.
+
+import { cpus, hostname, release, totalmem } from 'node:os';
+import type { Engine } from '../engine';
+import { matches } from '../events';
+import { API_VERSION, MIN_API_VERSION, type ApiServer } from './server';
+
+export const ENGINE_VERSION = '0.1.0';
+
+const ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', s390x: 's390x', ppc64: 'ppc64le', riscv64: 'riscv64' };
+const UNAME_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', arm: 'armv7l', ia32: 'i686', s390x: 's390x', ppc64: 'ppc64le', riscv64: 'riscv64' };
+
+export function systemRoutes(api: ApiServer, engine: Engine): void {
+  // HEAD /_ping takes the same route; Node leaves the body out of HEAD answers.
+  api.route('GET', '/_ping', async (call) => {
+    call.header('API-Version', API_VERSION);
+    call.header('OSType', 'linux');
+    call.header('Docker-Experimental', 'false');
+    // The classic builder (POST /build): BuildKit's gRPC session is not spoken here.
+    call.header('Builder-Version', '1');
+    call.header('Cache-Control', 'no-cache, no-store, must-revalidate');
+    call.header('Pragma', 'no-cache');
+    call.text(200, 'OK');
+  });
+
+  api.route('GET', '/version', async (call) => {
+    const details = {
+      ApiVersion: API_VERSION,
+      Arch: ARCH[process.arch] ?? process.arch,
+      BuildTime: '',
+      Experimental: 'false',
+      GitCommit: '',
+      GoVersion: `node ${process.version}`,
+      KernelVersion: release(),
+      MinAPIVersion: MIN_API_VERSION,
+      Os: 'linux',
+    };
+    call.send(200, {
+      Platform: { Name: 'Tug' },
+      Components: [{ Name: 'Engine', Version: ENGINE_VERSION, Details: details }],
+      Version: ENGINE_VERSION,
+      ApiVersion: API_VERSION,
+      MinAPIVersion: MIN_API_VERSION,
+      GitCommit: '',
+      GoVersion: details.GoVersion,
+      Os: 'linux',
+      Arch: details.Arch,
+      KernelVersion: details.KernelVersion,
+      Experimental: false,
+      BuildTime: '',
+    });
+  });
+
+  api.route('GET', '/info', async (call) => {
+    const all = engine.containers.list();
+    const running = all.filter((c) => c.State.Running).length;
+    call.send(200, {
+      ID: engine.options.dataRoot,
+      Containers: all.length,
+      ContainersRunning: running,
+      ContainersPaused: 0,
+      ContainersStopped: all.length - running,
+      Images: engine.images.list().length,
+      Driver: 'overlay2',
+      DriverStatus: [],
+      Plugins: { Volume: [], Network: ['host', 'none'], Authorization: null, Log: ['json-file'] },
+      MemoryLimit: true,
+      SwapLimit: true,
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      CPUShares: true,
+      CPUSet: true,
+      PidsLimit: true,
+      OomKillDisable: false,
+      IPv4Forwarding: false,
+      Debug: false,
+      NFd: 0,
+      NGoroutines: 0,
+      SystemTime: new Date().toISOString(),
+      LoggingDriver: 'json-file',
+      CgroupDriver: 'cgroupfs',
+      CgroupVersion: String(engine.cgroups.version),
+      NEventsListener: 0,
+      KernelVersion: release(),
+      OperatingSystem: 'Linux',
+      OSVersion: '',
+      OSType: 'linux',
+      Architecture: UNAME_ARCH[process.arch] ?? process.arch,
+      IndexServerAddress: 'https://index.docker.io/v1/',
+      RegistryConfig: {
+        InsecureRegistryCIDRs: ['127.0.0.0/8'],
+        IndexConfigs: Object.fromEntries(
+          engine.options.insecureRegistries.map((r) => [r, { Name: r, Mirrors: [], Secure: false, Official: false }]),
+        ),
+        Mirrors: [],
+      },
+      NCPU: cpus().length,
+      MemTotal: totalmem(),
+      DockerRootDir: engine.options.dataRoot,
+      Name: hostname(),
+      Labels: [],
+      ExperimentalBuild: false,
+      ServerVersion: ENGINE_VERSION,
+      Runtimes: { tug: { path: 'tug-shim' } },
+      DefaultRuntime: 'tug',
+      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      LiveRestoreEnabled: false,
+      Isolation: '',
+      InitBinary: '',
+      SecurityOptions: [],
+      Warnings: [],
+    });
+  });
+
+  api.route('GET', '/events', async (call) => {
+    const filters = call.filters();
+    const since = call.query.get('since');
+    const until = call.query.get('until');
+    const untilSeconds = until ? Number(until) : null;
+    const res = call.stream('application/json');
+    await new Promise<void>((resolve) => {
+      const unsubscribe = engine.events.subscribe(
+        (event) => {
+          if (untilSeconds !== null && event.timeNano > untilSeconds * 1e9) return;
+          if (matches(event, filters)) res.write(JSON.stringify(event) + '\n');
+        },
+        since ? Number(since) : undefined,
+      );
+      const finish = () => {
+        unsubscribe();
+        clearTimeout(timer);
+        resolve();
+      };
+      // With `until`, the stream ends at that time (at once when it has passed).
+      const timer = untilSeconds !== null ? setTimeout(finish, Math.max(0, untilSeconds * 1000 - Date.now())) : undefined;
+      call.closed.addEventListener('abort', finish);
+    });
+    res.end();
+  });
+}

@@ -1,0 +1,35 @@
+// tugd: the engine behind the Docker Engine API on a Unix socket.
+
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { containerRoutes } from './api/containers';
+import { imageRoutes } from './api/images';
+import { ApiServer } from './api/server';
+import { systemRoutes } from './api/system';
+import { Engine, type EngineOptions } from './engine';
+
+export interface DaemonOptions extends EngineOptions {
+  socket: string;
+}
+
+export const DEFAULT_SOCKET = '/run/tug/tug.sock';
+export const DEFAULT_DATA_ROOT = '/var/lib/tug';
+
+export interface Daemon {
+  readonly engine: Engine;
+  close(): Promise<void>;
+}
+
+export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
+  const engine = await Engine.open(options);
+  const api = new ApiServer();
+  systemRoutes(api, engine);
+  imageRoutes(api, engine);
+  containerRoutes(api, engine);
+  await mkdir(dirname(options.socket), { recursive: true });
+  await api.listen(options.socket);
+  return {
+    engine,
+    close: () => api.close(),
+  };
+}

@@ -1,0 +1,654 @@
+// Containers: their records on disk, their lifecycle (create, start, stop, kill, wait, remove)
+// and their output. Every decision about how a container runs is made here and handed to the
+// native helper as a spec: namespaces, mounts, capabilities, user, environment, cgroup limits.
+
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { conflict, badRequest, notFound, notModified, ApiError } from '../api/errors';
+import type { Events } from '../events';
+import type { ImageRecord, ImageStore } from '../images/store';
+import type { Snapshots } from '../images/snapshots';
+import type { Cgroup, CgroupManager, Limits } from './cgroups';
+import { generateName, VALID_NAME } from './names';
+import { defaultSpec, DOCKER_DEFAULT_CAPS, type ContainerSpec } from './spec';
+import { readExit, startShim, watchExit, type ExitStatus } from './shim';
+import { resolveUser } from './users';
+
+export interface HostConfig {
+  Memory?: number;
+  MemorySwap?: number;
+  NanoCpus?: number;
+  CpuShares?: number;
+  CpuQuota?: number;
+  CpuPeriod?: number;
+  PidsLimit?: number | null;
+  AutoRemove?: boolean;
+  NetworkMode?: string;
+  [key: string]: unknown;
+}
+
+export interface CreateBody {
+  Hostname?: string;
+  Domainname?: string;
+  User?: string;
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  Tty?: boolean;
+  OpenStdin?: boolean;
+  StdinOnce?: boolean;
+  Env?: string[] | null;
+  Cmd?: string[] | string | null;
+  Entrypoint?: string[] | string | null;
+  Image?: string;
+  WorkingDir?: string;
+  Labels?: Record<string, string> | null;
+  StopSignal?: string;
+  StopTimeout?: number | null;
+  ExposedPorts?: Record<string, object> | null;
+  Volumes?: Record<string, object> | null;
+  HostConfig?: HostConfig | null;
+  [key: string]: unknown;
+}
+
+export type Status = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+/** What `docker inspect` shows, persisted as is. */
+export interface ContainerRecord {
+  Id: string;
+  Created: string;
+  Path: string;
+  Args: string[];
+  State: {
+    Status: Status;
+    Running: boolean;
+    Paused: boolean;
+    Restarting: boolean;
+    OOMKilled: boolean;
+    Dead: boolean;
+    Pid: number;
+    ExitCode: number;
+    Error: string;
+    StartedAt: string;
+    FinishedAt: string;
+  };
+  Image: string;
+  ResolvConfPath: string;
+  HostnamePath: string;
+  HostsPath: string;
+  LogPath: string;
+  Name: string;
+  RestartCount: number;
+  Driver: string;
+  Platform: string;
+  MountLabel: string;
+  ProcessLabel: string;
+  AppArmorProfile: string;
+  ExecIDs: string[] | null;
+  HostConfig: HostConfig;
+  GraphDriver: { Name: string; Data: Record<string, string> };
+  Mounts: unknown[];
+  Config: {
+    Hostname: string;
+    Domainname: string;
+    User: string;
+    AttachStdin: boolean;
+    AttachStdout: boolean;
+    AttachStderr: boolean;
+    Tty: boolean;
+    OpenStdin: boolean;
+    StdinOnce: boolean;
+    Env: string[];
+    Cmd: string[] | null;
+    Image: string;
+    Volumes: Record<string, object> | null;
+    WorkingDir: string;
+    Entrypoint: string[] | null;
+    OnBuild: null;
+    Labels: Record<string, string>;
+    StopSignal?: string;
+    StopTimeout?: number;
+    ExposedPorts?: Record<string, object>;
+  };
+  NetworkSettings: Record<string, unknown>;
+  /** Ours, not Docker's: the monitor's pid, to find a container again after a restart. */
+  ShimPid?: number;
+}
+
+interface Live {
+  record: ContainerRecord;
+  dir: string;
+  cgroup: Cgroup | null;
+  /** Resolves at each exit; replaced at each start. */
+  exit: Promise<void> | null;
+  removed: Promise<void>;
+  markRemoved: () => void;
+  /** Waiters for the next exit. */
+  exitWaiters: ((code: number) => void)[];
+  /** Waiters for the next start (attach before start). */
+  startWaiters: (() => void)[];
+  /** Settles when the running process has ended (before its removal). */
+  stopped: Promise<void>;
+  markStopped: () => void;
+  /** Attached readers still reading the log: --rm waits for them. */
+  readers: number;
+  stopping: boolean;
+}
+
+export interface ContainerOptions {
+  root: string;
+  images: ImageStore;
+  snapshots: Snapshots;
+  cgroups: CgroupManager;
+  events: Events;
+}
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+const SIGNALS: Record<string, number> = {
+  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9, SIGUSR1: 10,
+  SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15, SIGSTKFLT: 16, SIGCHLD: 17, SIGCONT: 18, SIGSTOP: 19,
+  SIGTSTP: 20, SIGTTIN: 21, SIGTTOU: 22, SIGURG: 23, SIGXCPU: 24, SIGXFSZ: 25, SIGVTALRM: 26, SIGPROF: 27, SIGWINCH: 28,
+  SIGIO: 29, SIGPWR: 30, SIGSYS: 31,
+};
+
+/** A signal by name (with or without SIG), number, or SIGRTMIN+n; throws Docker's error otherwise. */
+export function parseSignal(value: string): number {
+  if (/^\d+$/.test(value)) {
+    const n = Number(value);
+    if (n > 0 && n <= 64) return n;
+  }
+  const name = value.toUpperCase().startsWith('SIG') ? value.toUpperCase() : `SIG${value.toUpperCase()}`;
+  const rt = /^SIGRTMIN\+(\d+)$/.exec(name);
+  if (rt && 34 + Number(rt[1]) <= 64) return 34 + Number(rt[1]);
+  if (name === 'SIGRTMIN') return 34;
+  if (name === 'SIGRTMAX') return 64;
+  if (SIGNALS[name]) return SIGNALS[name];
+  throw badRequest(`Invalid signal: ${value}`);
+}
+
+function asList(value: string[] | string | null | undefined): string[] | null {
+  if (value === undefined || value === null) return null;
+  return typeof value === 'string' ? [value] : value;
+}
+
+const now = () => new Date().toISOString();
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  const file = await open(tmp, 'w');
+  try {
+    await file.writeFile(JSON.stringify(value));
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(tmp, path);
+}
+
+export class Containers {
+  private readonly live = new Map<string, Live>();
+
+  constructor(private readonly options: ContainerOptions) {}
+
+  private get root(): string {
+    return this.options.root;
+  }
+
+  /** Loads the records on disk; containers whose monitor is gone get their exit status. */
+  async load(): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+    for (const id of await readdir(this.root)) {
+      let record: ContainerRecord;
+      try {
+        record = JSON.parse(await readFile(join(this.root, id, 'container.json'), 'utf8')) as ContainerRecord;
+      } catch {
+        continue; // a container whose creation never finished
+      }
+      const entry = this.track(record);
+      if (record.State.Running) {
+        const status = await readExit(join(entry.dir, 'exit'));
+        if (status) await this.exited(entry, status);
+        else if (record.ShimPid && alive(record.ShimPid)) this.watch(entry, record.ShimPid);
+        else await this.exited(entry, { exitCode: 255, signal: null, finishedAt: new Date(), error: 'the monitor is gone' });
+      }
+    }
+  }
+
+  private track(record: ContainerRecord): Live {
+    let markRemoved = () => {};
+    const removed = new Promise<void>((resolve) => (markRemoved = resolve));
+    const entry: Live = { record, dir: join(this.root, record.Id), cgroup: null, exit: null, removed, markRemoved, exitWaiters: [], startWaiters: [], readers: 0, stopping: false, stopped: Promise.resolve(), markStopped: () => {} };
+    this.live.set(record.Id, entry);
+    return entry;
+  }
+
+  list(): ContainerRecord[] {
+    return [...this.live.values()].map((l) => l.record);
+  }
+
+  /** By full ID, name (with or without /), or unique ID prefix. */
+  find(ref: string): Live {
+    const direct = this.live.get(ref);
+    if (direct) return direct;
+    const name = ref.startsWith('/') ? ref : `/${ref}`;
+    for (const entry of this.live.values()) if (entry.record.Name === name) return entry;
+    const matches = ref.length > 0 ? [...this.live.values()].filter((l) => l.record.Id.startsWith(ref)) : [];
+    if (matches.length === 1) return matches[0];
+    if (matches.length > 1) throw badRequest(`multiple IDs found with provided prefix: ${ref}`);
+    throw notFound(`No such container: ${ref}`);
+  }
+
+  get(ref: string): ContainerRecord {
+    return this.find(ref).record;
+  }
+
+  /** The container's directory: its record, log, stdin FIFO and writable layer. */
+  dirOf(ref: string): string {
+    return this.find(ref).dir;
+  }
+
+  /** Whether any container uses an image (by its ID). */
+  usersOf(imageId: string): ContainerRecord[] {
+    return this.list().filter((r) => r.Image === imageId);
+  }
+
+  async create(body: CreateBody, name: string | null): Promise<{ Id: string; Warnings: string[] }> {
+    if (!body.Image) throw badRequest('Config cannot be empty in order to create a container');
+    const image = this.options.images.get(body.Image);
+    if (!image) throw notFound(`No such image: ${familiar(body.Image)}`);
+    if (name !== null && name !== '') {
+      if (!VALID_NAME.test(name)) throw badRequest(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      const taken = [...this.live.values()].find((l) => l.record.Name === (name.startsWith('/') ? name : `/${name}`));
+      if (taken) {
+        throw conflict(
+          `Conflict. The container name "/${name.replace(/^\//, '')}" is already in use by container "${taken.record.Id}". You have to remove (or rename) that container to be able to reuse that name.`,
+        );
+      }
+    }
+    const id = randomBytes(32).toString('hex');
+    const config = mergeConfig(body, image, id);
+    const command = [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])];
+    if (command.length === 0) throw badRequest('No command specified');
+    const dir = join(this.root, id);
+    const host = body.HostConfig ?? {};
+    const hostConfig: HostConfig = {
+      NetworkMode: 'bridge',
+      ...host,
+      AutoRemove: host.AutoRemove === true,
+      Memory: host.Memory ?? 0,
+      NanoCpus: host.NanoCpus ?? 0,
+      CpuShares: host.CpuShares ?? 0,
+      PidsLimit: host.PidsLimit ?? null,
+    };
+    const record: ContainerRecord = {
+      Id: id,
+      Created: now(),
+      Path: command[0],
+      Args: command.slice(1),
+      State: {
+        Status: 'created', Running: false, Paused: false, Restarting: false, OOMKilled: false, Dead: false,
+        Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME,
+      },
+      Image: image.id,
+      ResolvConfPath: join(dir, 'resolv.conf'),
+      HostnamePath: join(dir, 'hostname'),
+      HostsPath: join(dir, 'hosts'),
+      LogPath: join(dir, `${id}-json.log`),
+      Name: `/${name ? name.replace(/^\//, '') : generateName((n) => [...this.live.values()].some((l) => l.record.Name === `/${n}`))}`,
+      RestartCount: 0,
+      Driver: 'overlay2',
+      Platform: 'linux',
+      MountLabel: '',
+      ProcessLabel: '',
+      AppArmorProfile: '',
+      ExecIDs: null,
+      HostConfig: hostConfig,
+      GraphDriver: { Name: 'overlay2', Data: { UpperDir: join(dir, 'upper'), WorkDir: join(dir, 'work'), MergedDir: join(dir, 'rootfs') } },
+      Mounts: [],
+      Config: config,
+      NetworkSettings: { Bridge: '', SandboxID: '', Ports: {}, Networks: {} },
+    };
+    await mkdir(join(dir, 'upper'), { recursive: true });
+    await mkdir(join(dir, 'work'), { recursive: true });
+    await mkdir(join(dir, 'rootfs'), { recursive: true });
+    // The record goes last: a crash before it leaves a directory `load` ignores.
+    await writeJsonAtomic(join(dir, 'container.json'), record);
+    this.track(record);
+    this.emit('create', record);
+    return { Id: id, Warnings: [] };
+  }
+
+  private async save(entry: Live): Promise<void> {
+    await writeJsonAtomic(join(entry.dir, 'container.json'), entry.record);
+  }
+
+  private emit(action: string, record: ContainerRecord, extra: Record<string, string> = {}): void {
+    this.options.events.emit('container', action, record.Id, {
+      image: record.Config.Image,
+      name: record.Name.slice(1),
+      ...record.Config.Labels,
+      ...extra,
+    });
+  }
+
+  async start(ref: string): Promise<void> {
+    const entry = this.find(ref);
+    const { record } = entry;
+    if (record.State.Running) throw notModified();
+    if (record.State.Status === 'removing') throw conflict(`container ${record.Id} is marked for removal and cannot be started`);
+    const image = this.options.images.get(record.Image);
+    if (!image) throw notFound(`No such image: ${record.Image}`);
+    const lower = await this.options.snapshots.prepare(image);
+    let spec: ContainerSpec;
+    try {
+      spec = await this.spec(entry, lower);
+    } catch (error) {
+      throw new ApiError(400, (error as Error).message);
+    }
+    await rm(join(entry.dir, 'exit'), { force: true });
+    await rm(join(entry.dir, 'exit.error'), { force: true });
+    let shim;
+    try {
+      shim = await startShim(join(entry.dir, 'spec'), spec);
+    } catch (error) {
+      await entry.cgroup?.destroy().catch(() => {});
+      entry.cgroup = null;
+      const message = `failed to create task for container: failed to create shim task: OCI runtime create failed: ${(error as Error).message}`;
+      record.State = { ...record.State, Status: 'created', Error: message, ExitCode: 127 };
+      await this.save(entry);
+      throw new ApiError(/not found|no such file/i.test(message) ? 400 : 500, message);
+    }
+    record.State = {
+      ...record.State,
+      Status: 'running', Running: true, Pid: shim.pid, ExitCode: 0, Error: '', OOMKilled: false,
+      StartedAt: now(), FinishedAt: ZERO_TIME,
+    };
+    record.ShimPid = shim.shimPid;
+    entry.stopped = new Promise((resolve) => (entry.markStopped = resolve));
+    await this.save(entry);
+    this.emit('start', record);
+    for (const waiter of entry.startWaiters.splice(0)) waiter();
+    entry.exit = shim.exited.then((status) => this.exited(entry, status));
+  }
+
+  /** A container whose monitor outlived an engine restart: its exit file tells when it ends. */
+  private watch(entry: Live, shimPid: number): void {
+    entry.exit = watchExit(join(entry.dir, 'exit'), shimPid).then((status) => this.exited(entry, status));
+  }
+
+  private async exited(entry: Live, status: ExitStatus): Promise<void> {
+    const { record } = entry;
+    entry.markStopped();
+    const oom = entry.cgroup ? await entry.cgroup.oomKilled().catch(() => false) : false;
+    await entry.cgroup?.destroy().catch(() => {});
+    entry.cgroup = null;
+    record.State = {
+      ...record.State,
+      Status: 'exited', Running: false, Pid: 0, ExitCode: status.exitCode, OOMKilled: oom,
+      Error: status.error ?? '', FinishedAt: status.finishedAt.toISOString(),
+    };
+    delete record.ShimPid;
+    entry.stopping = false;
+    await this.save(entry).catch(() => {});
+    if (oom) this.emit('oom', record);
+    this.emit('die', record, { exitCode: String(status.exitCode) });
+    for (const waiter of entry.exitWaiters.splice(0)) waiter(status.exitCode);
+    if (record.HostConfig.AutoRemove) {
+      // Attached clients read the output to its end first.
+      for (let waited = 0; entry.readers > 0 && waited < 10_000; waited += 10) await sleep(10);
+      await this.remove(record.Id, { force: true }).catch(() => {});
+    }
+  }
+
+  /** Everything the monitor needs to run this container. */
+  private async spec(entry: Live, lower: string[]): Promise<ContainerSpec> {
+    const { record, dir } = entry;
+    const config = record.Config;
+    const user = await resolveUser([join(dir, 'upper'), ...lower], config.User);
+    const env = [...config.Env];
+    if (!env.some((e) => e.startsWith('PATH='))) env.unshift(`PATH=${DEFAULT_PATH}`);
+    if (!env.some((e) => e.startsWith('HOSTNAME='))) env.unshift(`HOSTNAME=${config.Hostname}`);
+    if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
+    await writeFile(record.HostnamePath, `${config.Hostname}\n`);
+    await writeFile(record.HostsPath, hostsFile(config.Hostname));
+    await writeFile(record.ResolvConfPath, await resolvConf());
+
+    const limits: Limits = {};
+    const host = record.HostConfig;
+    if (host.Memory) limits.memory = host.Memory;
+    if (host.MemorySwap) limits.memorySwap = host.MemorySwap;
+    if (host.NanoCpus) limits.cpus = host.NanoCpus / 1e9;
+    else if (host.CpuQuota && host.CpuQuota > 0) limits.cpus = host.CpuQuota / (host.CpuPeriod || 100_000);
+    if (host.CpuShares) limits.cpuShares = host.CpuShares;
+    if (host.PidsLimit && host.PidsLimit > 0) limits.pidsLimit = host.PidsLimit;
+    entry.cgroup = await this.options.cgroups.create(record.Id, limits);
+
+    const network = host.NetworkMode ?? 'bridge';
+    const rootfs = join(dir, 'rootfs');
+    const spec = defaultSpec(rootfs);
+    spec.namespaces = ['mount', 'pid', 'uts', 'ipc', 'cgroup', ...(network === 'host' ? [] : (['network'] as const))];
+    spec.hostname = network === 'host' ? undefined : config.Hostname;
+    // Its own network namespace holds just the loopback device, up (bridge networks come later).
+    spec.loopbackUp = network !== 'host';
+    spec.overlay = { lower, upper: join(dir, 'upper'), work: join(dir, 'work') };
+    for (const [file, target] of [
+      [record.ResolvConfPath, '/etc/resolv.conf'],
+      [record.HostnamePath, '/etc/hostname'],
+      [record.HostsPath, '/etc/hosts'],
+    ] as const) {
+      spec.mounts.push({ source: file, target, type: 'bind', flags: BIND_FLAGS });
+    }
+    spec.capabilities = DOCKER_DEFAULT_CAPS;
+    spec.user = { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
+    spec.cwd = config.WorkingDir || '/';
+    // Docker creates a missing working directory; in the writable layer, it merges with the image's.
+    await mkdir(join(dir, 'upper', spec.cwd), { recursive: true });
+    spec.env = env;
+    spec.args = [record.Path, ...record.Args];
+    spec.cgroupProcs = entry.cgroup.procsFiles;
+    spec.log = record.LogPath;
+    if (config.OpenStdin) spec.stdin = join(dir, 'stdin');
+    spec.pidFile = join(dir, 'pid');
+    spec.exitFile = join(dir, 'exit');
+    return spec;
+  }
+
+  /** The host pid of a running container's init, or a 409 naming the container. */
+  pid(ref: string): number {
+    const { record } = this.find(ref);
+    if (!record.State.Running) throw conflict(`Container ${record.Id} is not running`);
+    return record.State.Pid;
+  }
+
+  async pids(ref: string): Promise<number[]> {
+    const entry = this.find(ref);
+    if (!entry.record.State.Running) throw conflict(`Container ${entry.record.Id} is not running`);
+    return entry.cgroup ? entry.cgroup.pids() : [entry.record.State.Pid];
+  }
+
+  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    const entry = this.find(ref);
+    const number = parseSignal(signal);
+    if (!entry.record.State.Running) throw conflict(`Cannot kill container: ${ref}: Container ${entry.record.Id} is not running`);
+    this.emit('kill', entry.record, { signal: String(number) });
+    try {
+      process.kill(entry.record.State.Pid, number);
+    } catch {
+      // Gone already: its exit is on the way.
+    }
+  }
+
+  /** The stop signal, then SIGKILL after the timeout; resolves when it has exited. */
+  async stop(ref: string, timeout?: number, signal?: string): Promise<void> {
+    const entry = this.find(ref);
+    const { record } = entry;
+    if (!record.State.Running) throw notModified();
+    const exit = entry.exit;
+    entry.stopping = true;
+    const seconds = timeout ?? record.Config.StopTimeout ?? 10;
+    const stopSignal = parseSignal(signal || record.Config.StopSignal || 'SIGTERM');
+    try {
+      process.kill(record.State.Pid, stopSignal);
+    } catch {
+      // Exiting already.
+    }
+    this.emit('kill', record, { signal: String(stopSignal) });
+    const exited = await Promise.race([exit?.then(() => true), sleep(seconds < 0 ? 2 ** 31 - 1 : seconds * 1000).then(() => false)]);
+    if (!exited && record.State.Running) {
+      await entry.cgroup?.kill('SIGKILL').catch(() => {});
+      try {
+        process.kill(record.State.Pid, 'SIGKILL');
+      } catch {
+        // Exiting already.
+      }
+      await exit;
+    }
+    this.emit('stop', record);
+  }
+
+  /** Docker's wait conditions: not-running (default), next-exit, removed. Returns a starter. */
+  waitFor(ref: string, condition: string): Promise<number> {
+    const entry = this.find(ref);
+    const { record } = entry;
+    if (condition === 'removed') {
+      return entry.removed.then(() => record.State.ExitCode);
+    }
+    if (condition !== 'next-exit' && !record.State.Running) return Promise.resolve(record.State.ExitCode);
+    return new Promise((resolve) => entry.exitWaiters.push(resolve));
+  }
+
+  async remove(ref: string, options: { force?: boolean } = {}): Promise<void> {
+    const entry = this.find(ref);
+    const { record } = entry;
+    if (record.State.Status === 'removing') throw conflict(`removal of container ${record.Id} is already in progress`);
+    if (record.State.Running) {
+      if (!options.force) {
+        throw conflict(
+          `cannot remove container "${record.Name}": container is running: stop the container before removing or force remove`,
+        );
+      }
+      await this.kill(record.Id, 'SIGKILL').catch(() => {});
+      await entry.exit;
+    }
+    record.State.Status = 'removing';
+    this.live.delete(record.Id);
+    await rm(join(entry.dir, 'container.json'), { force: true });
+    await rm(entry.dir, { recursive: true, force: true });
+    this.emit('destroy', record);
+    entry.markRemoved();
+  }
+
+  /** Whether the container is running now (for log followers). */
+  running(ref: string): boolean {
+    try {
+      return this.find(ref).record.State.Running;
+    } catch {
+      return false; // removed already
+    }
+  }
+
+  /** Resolves when the container starts (or at once if it has), for attach before start. */
+  started(ref: string, signal: AbortSignal): Promise<void> {
+    const entry = this.find(ref);
+    if (entry.record.State.Status !== 'created') return Promise.resolve();
+    return new Promise((resolve) => {
+      entry.startWaiters.push(resolve);
+      signal.addEventListener('abort', () => resolve());
+    });
+  }
+
+  /** Settles when the container's current run has ended. */
+  stopped(ref: string): Promise<void> {
+    return this.find(ref).stopped;
+  }
+
+  /** Marks an attached reader of a container's output; call the result when it is done. */
+  reading(ref: string): () => void {
+    const entry = this.find(ref);
+    entry.readers++;
+    let done = false;
+    return () => {
+      if (!done) entry.readers--;
+      done = true;
+    };
+  }
+}
+
+const BIND_FLAGS = 0x1000 /* MS_BIND */ | 0x4000; /* MS_REC */
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function familiar(ref: string): string {
+  const lastSlash = ref.lastIndexOf('/');
+  const hasTag = ref.lastIndexOf(':') > lastSlash || ref.includes('@');
+  return hasTag ? ref : `${ref}:latest`;
+}
+
+/** The image's config combined with the create request, as Docker combines them. */
+function mergeConfig(body: CreateBody, image: ImageRecord, id: string): ContainerRecord['Config'] {
+  const ic = image.config.config ?? {};
+  const env = new Map<string, string>();
+  for (const e of [...(ic.Env ?? []), ...(body.Env ?? [])]) {
+    const eq = e.indexOf('=');
+    env.set(eq === -1 ? e : e.slice(0, eq), e);
+  }
+  const entrypoint = asList(body.Entrypoint);
+  // An entrypoint given on create clears the image's CMD (Docker's rule), unless CMD is given too.
+  const cmd = asList(body.Cmd) ?? (entrypoint !== null ? null : (ic.Cmd ?? null));
+  return {
+    Hostname: body.Hostname || id.slice(0, 12),
+    Domainname: body.Domainname ?? '',
+    User: body.User || ic.User || '',
+    AttachStdin: body.AttachStdin === true,
+    AttachStdout: body.AttachStdout === true,
+    AttachStderr: body.AttachStderr === true,
+    Tty: body.Tty === true,
+    OpenStdin: body.OpenStdin === true,
+    StdinOnce: body.StdinOnce === true,
+    Env: [...env.values()],
+    Cmd: cmd,
+    Image: body.Image!,
+    Volumes: body.Volumes ?? ic.Volumes ?? null,
+    WorkingDir: body.WorkingDir || ic.WorkingDir || '',
+    Entrypoint: entrypoint ?? ic.Entrypoint ?? null,
+    OnBuild: null,
+    Labels: { ...(ic.Labels ?? {}), ...(body.Labels ?? {}) },
+    ...(body.StopSignal || ic.StopSignal ? { StopSignal: body.StopSignal || ic.StopSignal } : {}),
+    ...(typeof body.StopTimeout === 'number' ? { StopTimeout: body.StopTimeout } : {}),
+    ...(body.ExposedPorts || ic.ExposedPorts ? { ExposedPorts: { ...(ic.ExposedPorts ?? {}), ...(body.ExposedPorts ?? {}) } } : {}),
+  };
+}
+
+function hostsFile(hostname: string): string {
+  return [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::\tip6-localnet',
+    'ff00::\tip6-mcastprefix',
+    'ff02::1\tip6-allnodes',
+    'ff02::2\tip6-allrouters',
+    `127.0.1.1\t${hostname}`,
+    '',
+  ].join('\n');
+}
+
+/** The host's resolv.conf, as Docker hands it to containers. */
+async function resolvConf(): Promise<string> {
+  try {
+    return await readFile('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
+  }
+}

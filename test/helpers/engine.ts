@@ -1,0 +1,80 @@
+// tugd for tests: the real daemon (`node dist/tug.js daemon`) on a temporary socket and data
+// root, and the real docker CLI pointed at it.
+
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface TestEngine {
+  readonly socket: string;
+  readonly dataRoot: string;
+  readonly host: string;
+  /** Runs the docker CLI against this engine. */
+  docker(args: string[], options?: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<CommandResult>;
+  /** Runs the tug CLI against this engine. */
+  tug(args: string[], options?: { input?: string; timeoutMs?: number }): Promise<CommandResult>;
+  /** What the daemon wrote to stderr. */
+  readonly log: () => string;
+  stop(): Promise<void>;
+}
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(command: string, args: string[], options: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      command,
+      args,
+      { env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+    if (options.input !== undefined) child.stdin?.end(options.input);
+    else child.stdin?.end();
+  });
+}
+
+export async function startEngine(options: { insecureRegistries?: string[] } = {}): Promise<TestEngine> {
+  const dir = await mkdtemp(join(tmpdir(), 'tug-engine-'));
+  const socket = join(dir, 'tug.sock');
+  const dataRoot = join(dir, 'data');
+  const args = ['dist/tug.js', 'daemon', '--socket', socket, '--data-root', dataRoot];
+  for (const r of options.insecureRegistries ?? []) args.push('--insecure-registry', r);
+  const daemon: ChildProcess = spawn('node', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  daemon.stdout?.on('data', (d) => (log += d));
+  daemon.stderr?.on('data', (d) => (log += d));
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (await stat(socket).then(() => true, () => false)) break;
+    if (daemon.exitCode !== null || Date.now() > deadline) throw new Error(`tugd did not start: ${log}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const host = `unix://${socket}`;
+  // A config dir of its own, so that nothing of the machine's docker setup leaks in.
+  const dockerConfig = join(dir, 'docker-config');
+  return {
+    socket,
+    dataRoot,
+    host,
+    log: () => log,
+    docker: (dockerArgs, o = {}) => run('docker', dockerArgs, { ...o, env: { DOCKER_HOST: host, DOCKER_CONFIG: dockerConfig, DOCKER_BUILDKIT: '0', ...o.env } }),
+    tug: (tugArgs, o = {}) => run('node', ['dist/tug.js', '--host', host, ...tugArgs], o),
+    async stop() {
+      // Containers first, so that their cgroups and mounts go with them.
+      await run('docker', ['rm', '-f', ...(await run('docker', ['ps', '-aq'], { env: { DOCKER_HOST: host } })).stdout.split('\n').filter(Boolean)], {
+        env: { DOCKER_HOST: host },
+      });
+      daemon.kill('SIGTERM');
+      await new Promise((r) => (daemon.exitCode !== null ? r(null) : daemon.once('exit', r)));
+      await rm(dir, { recursive: true, force: true }).catch(() => {});
+    },
+  };
+}
