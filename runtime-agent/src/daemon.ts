@@ -1,6 +1,6 @@
 // tugd: the engine behind the Docker Engine API on a Unix socket.
 
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rmdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { containerRoutes } from './api/containers';
 import { imageRoutes } from './api/images';
@@ -30,6 +30,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   await api.listen(options.socket);
   return {
     engine,
-    close: () => api.close(),
+    async close() {
+      await api.close();
+      // The engine's own cgroups go when empty; containers that outlive it keep them.
+      for (const dir of engine.cgroups.parentDirs) await rmdir(dir).catch(() => {});
+    },
   };
 }

@@ -44,6 +44,9 @@ export class Call {
     const close = () => this.controller.abort();
     (socket ?? req.socket).once('close', close);
     res?.once('close', close);
+    // A client that goes away mid-stream is no error of ours: writes after it are dropped.
+    (socket ?? req.socket).on('error', close);
+    res?.on('error', close);
   }
 
   /** A query flag as Docker reads them: 1/true/True are true. */

@@ -357,9 +357,13 @@ export class Containers {
       await entry.cgroup?.destroy().catch(() => {});
       entry.cgroup = null;
       const message = `failed to create task for container: failed to create shim task: OCI runtime create failed: ${(error as Error).message}`;
-      record.State = { ...record.State, Status: 'created', Error: message, ExitCode: 127 };
+      record.State = { ...record.State, Status: 'created', Error: message, ExitCode: status127(message) };
       await this.save(entry);
-      throw new ApiError(/not found|no such file/i.test(message) ? 400 : 500, message);
+      // Whoever waits on this start (attach, wait) learns it is over; --rm removes it, as Docker does.
+      for (const waiter of entry.startWaiters.splice(0)) waiter();
+      for (const waiter of entry.exitWaiters.splice(0)) waiter(record.State.ExitCode);
+      if (record.HostConfig.AutoRemove) await this.remove(record.Id, { force: true }).catch(() => {});
+      throw new ApiError(/not found|no such file|permission denied/i.test(message) ? 400 : 500, message);
     }
     record.State = {
       ...record.State,
@@ -575,6 +579,11 @@ export class Containers {
       done = true;
     };
   }
+}
+
+/** The exit code Docker gives a container whose command could not be run. */
+function status127(message: string): number {
+  return /permission denied|not executable/i.test(message) ? 126 : 127;
 }
 
 const BIND_FLAGS = 0x1000 /* MS_BIND */ | 0x4000; /* MS_REC */

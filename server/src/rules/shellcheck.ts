@@ -5,6 +5,7 @@
 // by one shellcheck process per document version, and results are cached by script text.
 
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,11 +134,23 @@ function runShellcheck(executable: string, shell: string, files: string[], signa
   });
 }
 
+let scratchDir: string | null = null;
+
+/** One folder per server process for the scripts, gone with the process even mid-check. */
+function scratch(): string {
+  if (!scratchDir) {
+    const dir = mkdtempSync(join(tmpdir(), 'tug-shellcheck-'));
+    scratchDir = dir;
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return scratchDir;
+}
+
 /** Checks scripts not seen before, grouped by dialect, one process per dialect. */
 async function check(executable: string, list: Script[], signal: AbortSignal): Promise<void> {
   const todo = list.filter((s) => !cache.has(s.shell + '\0' + s.text));
   if (todo.length === 0) return;
-  const dir = await mkdtemp(join(tmpdir(), 'tug-shellcheck-'));
+  const dir = await mkdtemp(join(scratch(), 'run-'));
   try {
     const byShell = new Map<string, string[]>();
     await Promise.all(

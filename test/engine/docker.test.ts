@@ -1,0 +1,312 @@
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { busyboxLayer, pushImage, tarOf } from '../helpers/images';
+import { startEngine, type TestEngine } from '../helpers/engine';
+import { startRegistry, type TestRegistry } from '../helpers/registry';
+
+// tugd driven by the real docker CLI (28.x), against a real registry on 127.0.0.1 holding images
+// made here from Debian's busybox-static. Real namespaces, overlay mounts and cgroups.
+
+let registry: TestRegistry;
+let engine: TestEngine;
+let busybox: string;
+let layered: string;
+
+before(async () => {
+  registry = await startRegistry();
+  engine = await startEngine();
+  const base = await busyboxLayer();
+  await pushImage(registry, 'library/busybox', 'latest', { layers: [base], config: { config: { Cmd: ['sh'], Env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'FROM_IMAGE=1'] } } });
+  busybox = `${registry.host}/library/busybox:latest`;
+  // A second layer that deletes a file and replaces a directory's contents (whiteouts).
+  const mtime = 1_700_000_000;
+  const first = await tarOf([
+    { name: 'data', type: 'dir', mode: 0o755, mtime },
+    { name: 'data/keep', body: 'keep\n', mtime },
+    { name: 'data/gone', body: 'gone\n', mtime },
+    { name: 'opaque', type: 'dir', mode: 0o755, mtime },
+    { name: 'opaque/old', body: 'old\n', mtime },
+  ]);
+  const second = await tarOf([
+    { name: 'data', type: 'dir', mode: 0o755, mtime },
+    { name: 'data/.wh.gone', body: '', mtime },
+    { name: 'opaque', type: 'dir', mode: 0o755, mtime },
+    { name: 'opaque/.wh..wh..opq', body: '', mtime },
+    { name: 'opaque/new', body: 'new\n', mtime },
+  ]);
+  const history = ['ADD busybox /', 'COPY data /data', 'RUN rm /data/gone', 'CMD ["sh"]'].map((created_by, k) => ({
+    created: '2025-01-01T00:00:00Z',
+    created_by,
+    ...(k === 3 ? { empty_layer: true } : {}),
+  }));
+  await pushImage(registry, 'team/layered', '1', { layers: [base, first, second], config: { config: { Cmd: ['sh'] }, history } });
+  layered = `${registry.host}/team/layered:1`;
+  const pulled = await engine.docker(['pull', busybox]);
+  assert.equal(pulled.code, 0, pulled.stderr);
+});
+
+after(async () => {
+  await engine?.stop();
+  await registry?.stop();
+});
+
+async function docker(...args: string[]) {
+  return engine.docker(args);
+}
+
+async function ok(...args: string[]): Promise<string> {
+  const r = await engine.docker(args);
+  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Calls the API directly, for what the CLI would not send. */
+function api(method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: engine.socket, method, path, headers: body ? { 'Content-Type': 'application/json' } : {} }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('images', () => {
+  test('pull shows Docker\'s progress, and images, inspect and history describe the image', async () => {
+    const r = await docker('pull', layered);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^1: Pulling from team\/layered$/m);
+    assert.match(r.stdout, /: Pull complete$/m);
+    assert.match(r.stdout, /^Digest: sha256:[0-9a-f]{64}$/m);
+    assert.match(r.stdout, new RegExp(`^Status: Downloaded newer image for ${layered}$`, 'm'));
+    const again = await docker('pull', layered);
+    assert.match(again.stdout, new RegExp(`^Status: Image is up to date for ${layered}$`, 'm'));
+    const list = await ok('images', '--format', '{{.Repository}}:{{.Tag}}');
+    assert.ok(list.split('\n').includes(layered), list);
+    const inspect = JSON.parse(await ok('image', 'inspect', layered))[0];
+    assert.deepEqual(inspect.RepoTags, [layered]);
+    assert.equal(inspect.Os, 'linux');
+    assert.equal(inspect.RootFS.Layers.length, 3);
+    assert.deepEqual(inspect.Config.Cmd, ['sh']);
+    const history = (await ok('history', '--no-trunc', '--format', '{{.ID}}|{{.CreatedBy}}', layered)).trim().split('\n');
+    assert.deepEqual(history.map((h) => h.split('|')[1]), ['CMD ["sh"]', 'RUN rm /data/gone', 'COPY data /data', 'ADD busybox /']);
+    assert.equal(history[0].split('|')[0], inspect.Id);
+    assert.deepEqual(history.slice(1).map((h) => h.split('|')[0]), ['<missing>', '<missing>', '<missing>']);
+  });
+
+  test('layers that delete files and replace directories show the merged view', async () => {
+    const out = await ok('run', '--rm', layered, 'sh', '-c', 'ls /data; echo ---; ls /opaque');
+    assert.equal(out, 'keep\n---\nnew\n');
+  });
+
+  test('tag and rmi: untag while other tags remain, refuse while a container uses the image', async () => {
+    await ok('tag', busybox, 'local/copy:v1');
+    assert.ok((await ok('images', '--format', '{{.Repository}}:{{.Tag}}')).includes('local/copy:v1'));
+    const id = (await ok('create', 'local/copy:v1', 'true')).trim();
+    const refused = await docker('rmi', 'local/copy:v1');
+    // Still tagged twice: only the tag goes.
+    assert.equal(refused.code, 0, refused.stderr);
+    assert.match(refused.stdout, /Untagged: local\/copy:v1/);
+    // An image with one tag, used by a container: refused, then removed once the container is.
+    await pushImage(registry, 'team/solo', '1', { layers: [await busyboxLayer()], config: { created: '2025-05-05T00:00:00Z' } });
+    const solo = `${registry.host}/team/solo:1`;
+    await ok('pull', solo);
+    const user = (await ok('create', solo, 'true')).trim();
+    const inUse = await docker('rmi', solo);
+    assert.notEqual(inUse.code, 0);
+    assert.match(inUse.stderr, /conflict: unable to remove repository reference ".*team\/solo:1" \(must force\) - container [0-9a-f]{12} is using its referenced image [0-9a-f]{12}/);
+    await ok('rm', id, user);
+    const removed = await ok('rmi', solo);
+    assert.match(removed, /Untagged: .*team\/solo:1/);
+    assert.match(removed, /Deleted: sha256:[0-9a-f]{64}/);
+  });
+
+  test('an unknown image is a 404 that names it; a missing tag in the registry is Docker\'s error', async () => {
+    const inspect = await docker('image', 'inspect', 'nope:1');
+    assert.notEqual(inspect.code, 0);
+    assert.match(inspect.stderr, /No such image: nope:1/);
+    const pull = await docker('pull', `${registry.host}/library/busybox:nope`);
+    assert.notEqual(pull.code, 0);
+    assert.match(pull.stderr, /manifest for .*busybox:nope not found: manifest unknown/);
+  });
+});
+
+describe('containers', () => {
+  test('run passes exit codes and keeps stdout and stderr apart', async () => {
+    const r = await docker('run', '--rm', busybox, 'sh', '-c', 'echo out; echo err >&2; exit 7');
+    assert.equal(r.code, 7);
+    assert.equal(r.stdout, 'out\n');
+    assert.equal(r.stderr, 'err\n');
+  });
+
+  test('run pulls an image it does not have', async () => {
+    await pushImage(registry, 'library/fresh', '2', { layers: [await busyboxLayer()] });
+    const r = await docker('run', '--rm', `${registry.host}/library/fresh:2`, 'echo', 'pulled');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /Unable to find image '.*fresh:2' locally/);
+    assert.equal(r.stdout, 'pulled\n');
+  });
+
+  test('isolation: PID 1, no host process, its hostname, Docker\'s capabilities, mount refused, only lo', async () => {
+    const out = await ok(
+      'run', '--rm', '--hostname', 'box', busybox, 'sh', '-c',
+      'echo pid=$$; ps -o pid | grep -c .; hostname; cat /etc/hostname; grep CapEff /proc/self/status; mount -t tmpfs x /mnt 2>/dev/null && echo mounted || echo refused; ls /sys/class/net',
+    );
+    assert.equal(out, 'pid=1\n4\nbox\nbox\nCapEff:\t00000000a80425fb\nrefused\nlo\n');
+  });
+
+  test('--network host shares the host\'s interfaces; none has only lo', async () => {
+    const host = await ok('run', '--rm', '--network', 'host', busybox, 'ls', '/sys/class/net');
+    assert.ok(host.split('\n').filter(Boolean).length > 1, host);
+    assert.equal(await ok('run', '--rm', '--network', 'none', busybox, 'ls', '/sys/class/net'), 'lo\n');
+  });
+
+  test('user, workdir, env and entrypoint combine with the image\'s as Docker combines them', async () => {
+    assert.equal(await ok('run', '--rm', '--user', '1000:1000', busybox, 'id'), 'uid=1000(app) gid=1000(app)\n');
+    assert.equal(await ok('run', '--rm', '-u', 'app', '-w', '/made/here', busybox, 'sh', '-c', 'pwd; echo $HOME'), '/made/here\n/home/app\n');
+    const env = await ok('run', '--rm', '-e', 'A=1', '-e', 'FROM_IMAGE=2', busybox, 'env');
+    assert.match(env, /^A=1$/m);
+    assert.match(env, /^FROM_IMAGE=2$/m);
+    assert.match(env, /^HOSTNAME=[0-9a-f]{12}$/m);
+    assert.equal(await ok('run', '--rm', '--entrypoint', 'echo', busybox, 'a', 'b'), 'a b\n');
+    const missing = await docker('run', '--rm', busybox, 'no-such-command');
+    assert.equal(missing.code, 127);
+    assert.match(missing.stderr, /no-such-command.*executable file not found in \$PATH/);
+  });
+
+  test('a memory hog is OOM-killed and reported as Docker reports it', async () => {
+    const name = 'hog';
+    const r = await docker('run', '--name', name, '-m', '32m', busybox, 'sh', '-c', 'a=xxxxxxxxxxxxxxxx; while :; do a=$a$a; done');
+    assert.equal(r.code, 137);
+    assert.equal((await ok('inspect', '-f', '{{.State.OOMKilled}} {{.State.ExitCode}}', name)).trim(), 'true 137');
+    await ok('rm', name);
+  });
+
+  test('a fork bomb is held at --pids-limit', async () => {
+    const r = await docker('run', '--rm', '--pids-limit', '10', busybox, 'sh', '-c', 'i=0; while [ $i -lt 40 ]; do sleep 5 & i=$((i+1)); done 2>/dev/null; ps -o pid | grep -c .');
+    // The header line plus at most 10 processes (sh, the sleeps that forked, ps itself, grep).
+    assert.ok(Number(r.stdout.trim()) <= 11, r.stdout + r.stderr);
+  });
+
+  test('top shows the processes with PID and PPID, as a tree', async () => {
+    const id = (await ok('run', '-d', busybox, 'sh', '-c', 'sleep 100 & sleep 100 & wait')).trim();
+    try {
+      let result: { Titles: string[]; Processes: string[][] } = { Titles: [], Processes: [] };
+      for (let i = 0; i < 50 && result.Processes.length < 3; i++) {
+        result = JSON.parse((await api('GET', `/containers/${id}/top`)).body);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.deepEqual(result.Titles, ['UID', 'PID', 'PPID', 'C', 'STIME', 'TTY', 'TIME', 'CMD']);
+      const [sh, ...sleeps] = result.Processes;
+      assert.match(sh[7], /^sh -c/);
+      assert.deepEqual(sleeps.map((p) => [p[2], p[7]]), [[sh[1], 'sleep 100'], [sh[1], 'sleep 100']]);
+      const aux = await ok('top', id, 'aux');
+      assert.match(aux.split('\n')[0], /^USER\s+PID\s+%CPU\s+%MEM\s+VSZ\s+RSS\s+TTY\s+STAT\s+START\s+TIME\s+COMMAND\s+PPID$/);
+    } finally {
+      await docker('rm', '-f', id);
+    }
+  });
+
+  test('logs are stored, with timestamps when asked, and -f ends with the container', async () => {
+    const id = (await ok('run', '-d', busybox, 'sh', '-c', 'echo one; echo two >&2; sleep 0.3; echo three')).trim();
+    const followed = await docker('logs', '-f', id);
+    assert.equal(followed.stdout, 'one\nthree\n');
+    assert.equal(followed.stderr, 'two\n');
+    const stamped = await ok('logs', '-t', id);
+    assert.match(stamped, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z one\n\d{4}-.*Z three\n$/);
+    assert.equal(await ok('logs', '--tail', '1', id), 'three\n');
+    await ok('rm', id);
+  });
+
+  test('stop sends the stop signal, then SIGKILL after the timeout; kill -s delivers', async () => {
+    const trapping = (await ok('run', '-d', busybox, 'sh', '-c', 'trap "echo got TERM; exit 0" TERM; while :; do sleep 0.1; done')).trim();
+    await new Promise((r) => setTimeout(r, 200));
+    await ok('stop', trapping);
+    assert.equal((await ok('inspect', '-f', '{{.State.ExitCode}}', trapping)).trim(), '0');
+    assert.equal(await ok('logs', trapping), 'got TERM\n');
+    // PID 1 without a handler ignores SIGTERM: after 1 s it is killed.
+    const stubborn = (await ok('run', '-d', busybox, 'sleep', '100')).trim();
+    const started = Date.now();
+    await ok('stop', '-t', '1', stubborn);
+    assert.ok(Date.now() - started >= 900);
+    assert.equal((await ok('inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', stubborn)).trim(), 'exited 137');
+    const usr = (await ok('run', '-d', busybox, 'sh', '-c', 'trap "echo got USR1; exit 3" USR1; while :; do sleep 0.1; done')).trim();
+    await new Promise((r) => setTimeout(r, 200));
+    await ok('kill', '-s', 'USR1', usr);
+    assert.equal((await ok('wait', usr)).trim(), '3');
+    await ok('rm', trapping, stubborn, usr);
+  });
+
+  test('ps, inspect, rm: a running container is refused unless forced', async () => {
+    const id = (await ok('run', '-d', '--name', 'keeper', busybox, 'sleep', '100')).trim();
+    const ps = await ok('ps', '--format', '{{.ID}} {{.Names}} {{.Status}}');
+    assert.match(ps, new RegExp(`^${id.slice(0, 12)} keeper Up `, 'm'));
+    const inspect = JSON.parse(await ok('inspect', 'keeper'))[0];
+    assert.equal(inspect.Id, id);
+    assert.equal(inspect.Name, '/keeper');
+    assert.equal(inspect.State.Running, true);
+    assert.ok(inspect.State.Pid > 0);
+    const refused = await docker('rm', 'keeper');
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /container is running: stop the container before removing or force remove/);
+    const clash = await docker('create', '--name', 'keeper', busybox);
+    assert.match(clash.stderr, /Conflict\. The container name "\/keeper" is already in use/);
+    await ok('rm', '-f', 'keeper');
+    assert.doesNotMatch(await ok('ps', '-a', '--format', '{{.Names}}'), /keeper/);
+  });
+
+  test('events report every change', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const id = (await ok('run', '--name', 'eventful', busybox, 'true')).trim() || (await ok('ps', '-aq', '--filter', 'name=eventful')).trim();
+    await ok('rm', 'eventful');
+    const until = Math.floor(Date.now() / 1000) + 1;
+    const out = await ok('events', '--since', String(since), '--until', String(until), '--filter', 'container=eventful', '--format', '{{.Action}}');
+    assert.deepEqual(out.trim().split('\n'), ['create', 'attach', 'start', 'die', 'destroy'].filter((a) => a !== 'attach' || out.includes('attach')));
+    void id;
+  });
+});
+
+describe('the API on bad input', () => {
+  test('an unknown endpoint is a 404 naming it; bad JSON a 400; an unknown container a 404 in Docker\'s shape', async () => {
+    const unknown = await api('GET', '/v1.47/no/such/thing');
+    assert.equal(unknown.status, 404);
+    assert.deepEqual(JSON.parse(unknown.body), { message: 'page not found: GET /v1.47/no/such/thing' });
+    const bad = await api('POST', '/containers/create', '{not json');
+    assert.equal(bad.status, 400);
+    assert.match(JSON.parse(bad.body).message, /invalid JSON/);
+    const missing = await api('POST', '/containers/deadbeef/start');
+    assert.equal(missing.status, 404);
+    assert.deepEqual(JSON.parse(missing.body), { message: 'No such container: deadbeef' });
+    const signal = await api('POST', '/containers/create', JSON.stringify({ Image: busybox, Cmd: ['true'] }));
+    const id = JSON.parse(signal.body).Id;
+    const killed = await api('POST', `/containers/${id}/kill?signal=SIGNOPE`);
+    assert.equal(killed.status, 400);
+    await api('DELETE', `/containers/${id}`);
+    const old = await api('GET', '/v1.12/version');
+    assert.equal(old.status, 400);
+    assert.match(JSON.parse(old.body).message, /client version 1.12 is too old/);
+  });
+});
+
+describe('the tug CLI', () => {
+  test('run, ps, images, logs, stop, rm and rmi through its own client', async () => {
+    const run = await engine.tug(['run', '--rm', busybox, 'sh', '-c', 'echo hi; exit 4']);
+    assert.equal(run.code, 4, run.stderr);
+    assert.equal(run.stdout, 'hi\n');
+    const detached = await engine.tug(['run', '-d', '--name', 'tugged', busybox, 'sh', '-c', 'echo logged; sleep 100']);
+    assert.equal(detached.code, 0, detached.stderr);
+    assert.match((await engine.tug(['ps'])).stdout, /tugged/);
+    assert.match((await engine.tug(['images'])).stdout, /library\/busybox\s+latest/);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await engine.tug(['logs', 'tugged'])).stdout, 'logged\n');
+    assert.match((await engine.tug(['top', 'tugged'])).stdout, /PPID/);
+    assert.equal((await engine.tug(['stop', '-t', '1', 'tugged'])).code, 0);
+    assert.equal((await engine.tug(['rm', 'tugged'])).code, 0);
+    const rmi = await engine.tug(['rmi', 'nope:1']);
+    assert.equal(rmi.code, 1);
+    assert.match(rmi.stderr, /No such image: nope:1/);
+  });
+});
