@@ -7,12 +7,21 @@ import { ContentStore } from './images/content';
 import { Snapshots } from './images/snapshots';
 import { ImageStore } from './images/store';
 import { detectCgroups, type CgroupManager } from './runtime/cgroups';
-import { Containers } from './runtime/containers';
+import { readFile } from 'node:fs/promises';
+import { Containers, type StorageDriver } from './runtime/containers';
 
 export interface EngineOptions {
   dataRoot: string;
   /** Registries (host[:port]) reached over plain HTTP besides loopback ones. */
   insecureRegistries?: string[];
+  /** overlay2 where the kernel has overlayfs, else vfs (a copy of the image per container). */
+  storageDriver?: StorageDriver;
+}
+
+/** overlay2 when the kernel offers overlayfs. */
+async function defaultStorageDriver(): Promise<StorageDriver> {
+  const filesystems = await readFile('/proc/filesystems', 'utf8').catch(() => '');
+  return /\toverlay$/m.test(filesystems) ? 'overlay2' : 'vfs';
 }
 
 export class Engine {
@@ -27,7 +36,7 @@ export class Engine {
   ) {}
 
   static async open(options: EngineOptions): Promise<Engine> {
-    const full = { insecureRegistries: [], ...options };
+    const full = { insecureRegistries: [], ...options, storageDriver: options.storageDriver ?? (await defaultStorageDriver()) };
     const root = full.dataRoot;
     await mkdir(root, { recursive: true, mode: 0o710 });
     const content = new ContentStore(join(root, 'content'));
@@ -35,7 +44,7 @@ export class Engine {
     const snapshots = new Snapshots(join(root, 'snapshots'), content);
     const cgroups = await detectCgroups();
     const events = new Events();
-    const containers = new Containers({ root: join(root, 'containers'), images, snapshots, cgroups, events });
+    const containers = new Containers({ root: join(root, 'containers'), images, snapshots, cgroups, events, storageDriver: full.storageDriver });
     await containers.load();
     return new Engine(full, content, images, snapshots, cgroups, containers, events);
   }

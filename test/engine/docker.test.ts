@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { existsSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { busyboxLayer, pushImage, tarOf } from '../helpers/images';
+import { startProxy } from '../helpers/proxy';
 import { startEngine, type TestEngine } from '../helpers/engine';
 import { startRegistry, type TestRegistry } from '../helpers/registry';
 
@@ -266,6 +272,116 @@ describe('containers', () => {
     const out = await ok('events', '--since', String(since), '--until', String(until), '--filter', 'container=eventful', '--format', '{{.Action}}');
     assert.deepEqual(out.trim().split('\n'), ['create', 'attach', 'start', 'die', 'destroy'].filter((a) => a !== 'attach' || out.includes('attach')));
     void id;
+  });
+});
+
+describe('limits and streams', () => {
+  test('--memory, --cpus, --cpu-shares and --pids-limit land in the container\'s cgroups', async () => {
+    const id = (await ok('run', '-d', '-m', '64m', '--cpus', '0.5', '--cpu-shares', '512', '--pids-limit', '20', busybox, 'sleep', '100')).trim();
+    try {
+      const pid = (await ok('inspect', '-f', '{{.State.Pid}}', id)).trim();
+      const cgroups = new Map(
+        (await readFile(`/proc/${pid}/cgroup`, 'utf8'))
+          .trim()
+          .split('\n')
+          .flatMap((line) => {
+            const [, controllers, path] = line.split(':');
+            return controllers.split(',').map((c) => [c, path] as const);
+          }),
+      );
+      const read = async (controller: string, file: string) => (await readFile(`/sys/fs/cgroup/${controller}${cgroups.get(controller)}/${file}`, 'utf8')).trim();
+      assert.equal(await read('memory', 'memory.limit_in_bytes'), String(64 * 1024 * 1024));
+      assert.equal(await read('cpu', 'cpu.cfs_quota_us'), '50000');
+      assert.equal(await read('cpu', 'cpu.cfs_period_us'), '100000');
+      assert.equal(await read('cpu', 'cpu.shares'), '512');
+      assert.equal(await read('pids', 'pids.max'), '20');
+      assert.ok(cgroups.get('pids')!.endsWith(`/${id}`));
+    } finally {
+      await docker('rm', '-f', id);
+    }
+  });
+
+  test('attach streams a running container\'s output and ends with it', async () => {
+    const id = (await ok('run', '-d', busybox, 'sh', '-c', 'sleep 0.5; echo late; echo also >&2; exit 5')).trim();
+    const attached = await docker('attach', id);
+    assert.equal(attached.code, 5);
+    assert.equal(attached.stdout, 'late\n');
+    assert.equal(attached.stderr, 'also\n');
+    await ok('rm', id);
+  });
+
+  test('stdin reaches the container with -i', async () => {
+    const r = await engine.docker(['run', '--rm', '-i', busybox, 'sh', '-c', 'read line; echo "got $line"'], { input: 'hello\n' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'got hello\n');
+  });
+});
+
+describe('pulls the engine must refuse or authenticate', () => {
+  test('a registry behind a Bearer token server, with credentials from the docker config', async () => {
+    const proxy = await startProxy(registry.host, { users: { user: 'pass' } });
+    const config = await mkdtemp(join(tmpdir(), 'tug-docker-config-'));
+    try {
+      await pushImage(registry, 'secret/app', '1', { layers: [await busyboxLayer()] });
+      const anonymous = await docker('pull', `${proxy.host}/secret/app:1`);
+      assert.notEqual(anonymous.code, 0);
+      await writeFile(join(config, 'config.json'), JSON.stringify({ auths: { [proxy.host]: { auth: Buffer.from('user:pass').toString('base64') } } }));
+      const pulled = await engine.docker(['pull', `${proxy.host}/secret/app:1`], { env: { DOCKER_CONFIG: config } });
+      assert.equal(pulled.code, 0, pulled.stderr);
+      assert.ok(proxy.authorized > 0);
+      assert.ok(proxy.tokenRequests.some((t) => t.user === 'user' && t.scope === 'repository:secret/app:pull'));
+    } finally {
+      await proxy.close();
+      await rm(config, { recursive: true, force: true });
+    }
+  });
+
+  test('a blob whose bytes do not match its digest is refused, and nothing of it is stored', async () => {
+    const pushed = await pushImage(registry, 'bad/blob', '1', { layers: [await tarOf([{ name: 'only-here', body: 'x'.repeat(5000) }])] });
+    const proxy = await startProxy(registry.host, { corrupt: (path) => path.endsWith(`/blobs/${pushed.layerDigests[0]}`) });
+    try {
+      const r = await docker('pull', `${proxy.host}/bad/blob:1`);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /digest/i);
+      const blobs = await readdir(join(engine.dataRoot, 'content', 'blobs', 'sha256'));
+      assert.ok(!blobs.includes(pushed.layerDigests[0].slice(7)), 'the corrupt layer is not in the content store');
+      assert.equal((await docker('image', 'inspect', `${proxy.host}/bad/blob:1`)).code, 1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('a layer reaching outside its snapshot is refused and writes nothing outside', async () => {
+    const target = join(tmpdir(), `tug-escape-${process.pid}`);
+    await rm(target, { force: true });
+    const evil = await tarOf([
+      { name: `../../../../../../../../..${target}`, body: 'escaped' },
+      { name: 'link', type: 'symlink', linkname: '/tmp' },
+      { name: `link/tug-escape-link-${process.pid}`, body: 'escaped' },
+    ]);
+    await pushImage(registry, 'bad/layer', '1', { layers: [await busyboxLayer(), evil] });
+    const r = await docker('pull', `${registry.host}/bad/layer:1`);
+    assert.notEqual(r.code, 0);
+    assert.ok(!existsSync(target), 'nothing written at the escape target');
+    assert.ok(!existsSync(`/tmp/tug-escape-link-${process.pid}`), 'nothing written through the symlink');
+    assert.equal((await docker('image', 'inspect', `${registry.host}/bad/layer:1`)).code, 1);
+  });
+});
+
+describe('the vfs storage driver (no overlay)', () => {
+  test('containers run on a copy of the image, and their changes stay theirs', async () => {
+    const vfs = await startEngine({ args: ['--storage-driver', 'vfs'] });
+    try {
+      assert.equal((await vfs.docker(['pull', layered])).code, 0);
+      assert.equal((await vfs.docker(['info', '--format', '{{.Driver}}'])).stdout, 'vfs\n');
+      const first = await vfs.docker(['run', '--name', 'copy1', layered, 'sh', '-c', 'ls /data /opaque; echo changed > /data/keep']);
+      assert.equal(first.stdout, '/data:\nkeep\n\n/opaque:\nnew\n');
+      assert.equal((await vfs.docker(['run', '--rm', layered, 'cat', '/data/keep'])).stdout, 'keep\n');
+      assert.equal((await vfs.docker(['start', '-a', 'copy1'])).stdout, '/data:\nkeep\n\n/opaque:\nnew\n');
+      assert.equal((await vfs.docker(['inspect', '-f', '{{.GraphDriver.Name}}', 'copy1'])).stdout, 'vfs\n');
+    } finally {
+      await vfs.stop();
+    }
   });
 });
 

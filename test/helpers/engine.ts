@@ -41,12 +41,13 @@ export function run(command: string, args: string[], options: { input?: string; 
   });
 }
 
-export async function startEngine(options: { insecureRegistries?: string[] } = {}): Promise<TestEngine> {
+export async function startEngine(options: { insecureRegistries?: string[]; args?: string[] } = {}): Promise<TestEngine> {
   const dir = await mkdtemp(join(tmpdir(), 'tug-engine-'));
   const socket = join(dir, 'tug.sock');
   const dataRoot = join(dir, 'data');
   const args = ['dist/tug.js', 'daemon', '--socket', socket, '--data-root', dataRoot];
   for (const r of options.insecureRegistries ?? []) args.push('--insecure-registry', r);
+  args.push(...(options.args ?? []));
   const daemon: ChildProcess = spawn('node', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   daemon.stdout?.on('data', (d) => (log += d));

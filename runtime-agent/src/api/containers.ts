@@ -1,6 +1,7 @@
 // The /containers endpoints of the Docker Engine API.
 
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
+import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine';
 import { logSize, readLog, type LogEntry } from '../runtime/logs';
 import { top } from '../runtime/top';
@@ -241,20 +242,30 @@ export function containerRoutes(api: ApiServer, engine: Engine): void {
 }
 
 /** What the client types goes to the container's stdin FIFO; its end closes it. */
-async function forwardStdin(engine: Engine, record: ContainerRecord, socket: NodeJS.ReadableStream, closed: AbortSignal): Promise<void> {
+async function forwardStdin(engine: Engine, record: ContainerRecord, socket: Duplex, closed: AbortSignal): Promise<void> {
   await engine.containers.started(record.Id, closed);
   if (!engine.containers.running(record.Id)) return;
-  let fifo;
+  let fifo: FileHandle;
   try {
     fifo = await open(`${engine.containers.dirOf(record.Id)}/stdin`, 'w');
   } catch {
     return;
   }
-  try {
-    for await (const chunk of socket) await fifo.write(chunk as Buffer);
-  } catch {
-    // The client went away.
-  } finally {
-    await fifo.close();
-  }
+  // Events, not `for await`: iterating would destroy the socket at the end of the input, and
+  // with it the output still to be sent.
+  let writing: Promise<unknown> = Promise.resolve();
+  await new Promise<void>((resolve) => {
+    socket.on('data', (chunk: Buffer) => {
+      socket.pause();
+      writing = fifo.write(chunk);
+      writing.then(
+        () => socket.resume(),
+        () => resolve(),
+      );
+    });
+    socket.once('end', resolve);
+    socket.once('close', resolve);
+  });
+  await writing.catch(() => {});
+  await fifo.close();
 }

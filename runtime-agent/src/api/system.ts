@@ -61,7 +61,7 @@ export function systemRoutes(api: ApiServer, engine: Engine): void {
       ContainersPaused: 0,
       ContainersStopped: all.length - running,
       Images: engine.images.list().length,
-      Driver: 'overlay2',
+      Driver: engine.options.storageDriver,
       DriverStatus: [],
       Plugins: { Volume: [], Network: ['host', 'none'], Authorization: null, Log: ['json-file'] },
       MemoryLimit: true,

@@ -3,12 +3,14 @@
 
 import { Demultiplexer } from '../api/stream';
 import { DEFAULT_DATA_ROOT, DEFAULT_SOCKET, startDaemon } from '../daemon';
+import type { StorageDriver } from '../runtime/containers';
 import { EngineClient, EngineError, socketPath } from './client';
 
 const USAGE = `Usage: tug [--host unix://PATH] COMMAND
 
 Commands:
-  daemon [--socket PATH] [--data-root DIR] [--insecure-registry HOST]...   run the engine
+  daemon [--socket PATH] [--data-root DIR] [--insecure-registry HOST]... [--storage-driver overlay2|vfs]
+                                                                           run the engine
   pull IMAGE
   run [-d] [-i] [--rm] [--name NAME] [-e KEY=VALUE] [-w DIR] [-u USER] [--entrypoint CMD]
       [--hostname NAME] [--network host|none] [-m BYTES] [--cpus N] [--cpu-shares N]
@@ -176,6 +178,11 @@ function size(bytes: number): string {
   return `${u === 0 ? n : n.toPrecision(3)}${units[u]}`;
 }
 
+function storageDriver(value: string | undefined): StorageDriver | undefined {
+  if (value === undefined || value === 'overlay2' || value === 'vfs') return value;
+  throw new UsageError(`unknown storage driver "${value}": use overlay2 or vfs`);
+}
+
 async function main(argv: string[]): Promise<number> {
   const { flags: global, rest } = parse(argv, ['--help', '-h']);
   if (on(global, '--help', '-h') || rest.length === 0) {
@@ -189,6 +196,7 @@ async function main(argv: string[]): Promise<number> {
       socket: one(flags, '--socket') ?? socketPath(one(global, '--host', '-H') ?? DEFAULT_SOCKET),
       dataRoot: one(flags, '--data-root') ?? DEFAULT_DATA_ROOT,
       insecureRegistries: all(flags, '--insecure-registry'),
+      storageDriver: storageDriver(one(flags, '--storage-driver', '-s')),
     });
     process.stderr.write(`tugd is listening (data root ${daemon.engine.options.dataRoot})\n`);
     await new Promise<void>((resolve) => {

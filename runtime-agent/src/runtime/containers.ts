@@ -142,7 +142,11 @@ export interface ContainerOptions {
   snapshots: Snapshots;
   cgroups: CgroupManager;
   events: Events;
+  /** overlay2: the image's snapshots as overlay lower dirs; vfs: a full copy per container. */
+  storageDriver: StorageDriver;
 }
+
+export type StorageDriver = 'overlay2' | 'vfs';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -299,21 +303,29 @@ export class Containers {
       LogPath: join(dir, `${id}-json.log`),
       Name: `/${name ? name.replace(/^\//, '') : generateName((n) => [...this.live.values()].some((l) => l.record.Name === `/${n}`))}`,
       RestartCount: 0,
-      Driver: 'overlay2',
+      Driver: this.options.storageDriver,
       Platform: 'linux',
       MountLabel: '',
       ProcessLabel: '',
       AppArmorProfile: '',
       ExecIDs: null,
       HostConfig: hostConfig,
-      GraphDriver: { Name: 'overlay2', Data: { UpperDir: join(dir, 'upper'), WorkDir: join(dir, 'work'), MergedDir: join(dir, 'rootfs') } },
+      GraphDriver:
+        this.options.storageDriver === 'overlay2'
+          ? { Name: 'overlay2', Data: { UpperDir: join(dir, 'upper'), WorkDir: join(dir, 'work'), MergedDir: join(dir, 'rootfs') } }
+          : { Name: 'vfs', Data: { Dir: join(dir, 'rootfs') } },
       Mounts: [],
       Config: config,
       NetworkSettings: { Bridge: '', SandboxID: '', Ports: {}, Networks: {} },
     };
-    await mkdir(join(dir, 'upper'), { recursive: true });
-    await mkdir(join(dir, 'work'), { recursive: true });
     await mkdir(join(dir, 'rootfs'), { recursive: true });
+    if (this.options.storageDriver === 'overlay2') {
+      await mkdir(join(dir, 'upper'), { recursive: true });
+      await mkdir(join(dir, 'work'), { recursive: true });
+    } else {
+      // Without overlay, the container's root is a copy of the image, made once.
+      await this.options.snapshots.flattenInto(image, join(dir, 'rootfs'));
+    }
     // The record goes last: a crash before it leaves a directory `load` ignores.
     await writeJsonAtomic(join(dir, 'container.json'), record);
     this.track(record);
@@ -341,7 +353,7 @@ export class Containers {
     if (record.State.Status === 'removing') throw conflict(`container ${record.Id} is marked for removal and cannot be started`);
     const image = this.options.images.get(record.Image);
     if (!image) throw notFound(`No such image: ${record.Image}`);
-    const lower = await this.options.snapshots.prepare(image);
+    const lower = this.options.storageDriver === 'overlay2' ? await this.options.snapshots.prepare(image) : [];
     let spec: ContainerSpec;
     try {
       spec = await this.spec(entry, lower);
@@ -411,7 +423,9 @@ export class Containers {
   private async spec(entry: Live, lower: string[]): Promise<ContainerSpec> {
     const { record, dir } = entry;
     const config = record.Config;
-    const user = await resolveUser([join(dir, 'upper'), ...lower], config.User);
+    const overlay = this.options.storageDriver === 'overlay2';
+    const writable = join(dir, overlay ? 'upper' : 'rootfs');
+    const user = await resolveUser([writable, ...lower], config.User);
     const env = [...config.Env];
     if (!env.some((e) => e.startsWith('PATH='))) env.unshift(`PATH=${DEFAULT_PATH}`);
     if (!env.some((e) => e.startsWith('HOSTNAME='))) env.unshift(`HOSTNAME=${config.Hostname}`);
@@ -437,7 +451,7 @@ export class Containers {
     spec.hostname = network === 'host' ? undefined : config.Hostname;
     // Its own network namespace holds just the loopback device, up (bridge networks come later).
     spec.loopbackUp = network !== 'host';
-    spec.overlay = { lower, upper: join(dir, 'upper'), work: join(dir, 'work') };
+    if (overlay) spec.overlay = { lower, upper: join(dir, 'upper'), work: join(dir, 'work') };
     for (const [file, target] of [
       [record.ResolvConfPath, '/etc/resolv.conf'],
       [record.HostnamePath, '/etc/hostname'],
@@ -449,7 +463,7 @@ export class Containers {
     spec.user = { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
     spec.cwd = config.WorkingDir || '/';
     // Docker creates a missing working directory; in the writable layer, it merges with the image's.
-    await mkdir(join(dir, 'upper', spec.cwd), { recursive: true });
+    await mkdir(join(writable, spec.cwd), { recursive: true });
     spec.env = env;
     spec.args = [record.Path, ...record.Args];
     spec.cgroupProcs = entry.cgroup.procsFiles;
@@ -554,10 +568,10 @@ export class Containers {
     }
   }
 
-  /** Resolves when the container starts (or at once if it has), for attach before start. */
+  /** Resolves when the container runs: at once if it does, else at its next start (attach, then start). */
   started(ref: string, signal: AbortSignal): Promise<void> {
     const entry = this.find(ref);
-    if (entry.record.State.Status !== 'created') return Promise.resolve();
+    if (entry.record.State.Running) return Promise.resolve();
     return new Promise((resolve) => {
       entry.startWaiters.push(resolve);
       signal.addEventListener('abort', () => resolve());
