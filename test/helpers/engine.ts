@@ -74,7 +74,7 @@ export async function startEngine(options: { insecureRegistries?: string[]; args
         env: { DOCKER_HOST: host },
       });
       daemon.kill('SIGTERM');
-      await new Promise((r) => (daemon.exitCode !== null ? r(null) : daemon.once('exit', r)));
+      await new Promise((r) => (daemon.exitCode !== null || daemon.signalCode !== null ? r(null) : daemon.once('exit', r)));
       await rm(dir, { recursive: true, force: true }).catch(() => {});
     },
   };

@@ -133,7 +133,7 @@ export async function startRegistry(): Promise<TestRegistry> {
     },
     async stop() {
       child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+      await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { alive } from '../runtime/shim';
 import { ContentStore, digestHex, syncDir, writeFileAtomic } from './content';
 import { applyLayer } from './layers';
 import type { ImageRecord, LayerRef } from './store';
@@ -40,14 +41,6 @@ export interface UnpackProgress {
   total: number;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export class Snapshots {
   /** Unpacks running now, by chain ID: a second request for the same chain waits for the first. */

@@ -3,16 +3,17 @@
 // native helper as a spec: namespaces, mounts, capabilities, user, environment, cgroup limits.
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile, open } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, badRequest, notFound, notModified, ApiError } from '../api/errors';
 import type { Events } from '../events';
+import { writeFileAtomic } from '../images/content';
 import type { ImageRecord, ImageStore } from '../images/store';
 import type { Snapshots } from '../images/snapshots';
 import type { Cgroup, CgroupManager, Limits } from './cgroups';
 import { generateName, VALID_NAME } from './names';
-import { defaultSpec, DOCKER_DEFAULT_CAPS, type ContainerSpec } from './spec';
-import { readExit, startShim, watchExit, type ExitStatus } from './shim';
+import { defaultSpec, DOCKER_DEFAULT_CAPS, MS, type ContainerSpec } from './spec';
+import { alive, readExit, startShim, watchExit, type ExitStatus } from './shim';
 import { resolveUser } from './users';
 
 export interface HostConfig {
@@ -180,17 +181,6 @@ function asList(value: string[] | string | null | undefined): string[] | null {
 const now = () => new Date().toISOString();
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
-async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  const file = await open(tmp, 'w');
-  try {
-    await file.writeFile(JSON.stringify(value));
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  await rename(tmp, path);
-}
 
 export class Containers {
   private readonly live = new Map<string, Live>();
@@ -327,14 +317,14 @@ export class Containers {
       await this.options.snapshots.flattenInto(image, join(dir, 'rootfs'));
     }
     // The record goes last: a crash before it leaves a directory `load` ignores.
-    await writeJsonAtomic(join(dir, 'container.json'), record);
+    await writeFileAtomic(join(dir, 'container.json'), JSON.stringify(record));
     this.track(record);
     this.emit('create', record);
     return { Id: id, Warnings: [] };
   }
 
   private async save(entry: Live): Promise<void> {
-    await writeJsonAtomic(join(entry.dir, 'container.json'), entry.record);
+    await writeFileAtomic(join(entry.dir, 'container.json'), JSON.stringify(entry.record));
   }
 
   private emit(action: string, record: ContainerRecord, extra: Record<string, string> = {}): void {
@@ -600,18 +590,10 @@ function status127(message: string): number {
   return /permission denied|not executable/i.test(message) ? 126 : 127;
 }
 
-const BIND_FLAGS = 0x1000 /* MS_BIND */ | 0x4000; /* MS_REC */
+const BIND_FLAGS = MS.BIND | MS.REC;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function familiar(ref: string): string {
   const lastSlash = ref.lastIndexOf('/');

@@ -103,7 +103,8 @@ export async function readExit(exitFile: string): Promise<ExitStatus | null> {
   return status;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process exists (EPERM: it does, just not ours). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
