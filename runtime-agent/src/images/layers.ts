@@ -17,8 +17,25 @@
 
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { constants, type Stats } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, rm, symlink } from 'node:fs/promises';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import { join } from 'node:path';
 import { decompress, readTar, type TarEntry } from './tar';
 
@@ -73,13 +90,8 @@ export function setXattr(path: string, name: string, value: Uint8Array | string)
   return run('setfattr', ['-h', '-n', name, '-v', `0x${Buffer.from(value).toString('hex')}`, '--', path]);
 }
 
-async function lstatOrNull(path: string): Promise<Stats | null> {
-  try {
-    return await lstat(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
+function lstatOrNull(path: string): Stats | null {
+  return lstatSync(path, { throwIfNoEntry: false }) ?? null;
 }
 
 const isWhiteout = (st: Stats) => st.isCharacterDevice() && st.rdev === 0;
@@ -115,11 +127,20 @@ async function* hashed(source: AsyncIterable<Uint8Array>, hash: ReturnType<typeo
 
 /** Unpacks one layer into `dir` (created if missing). On an error, `dir` may hold part of it. */
 export async function applyLayer(source: AsyncIterable<Uint8Array>, dir: string, options: ApplyOptions = {}): Promise<AppliedLayer> {
-  await mkdir(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true });
   const hash = createHash('sha256');
   const applier = new Applier(dir, options);
   const tar = hashed(decompress(counted(source, options.onBytes), options.mediaType), hash);
-  for await (const entry of readTar(tar)) await applier.apply(entry);
+  let since = performance.now();
+  for await (const entry of readTar(tar)) {
+    await applier.apply(entry);
+    // File operations are synchronous (a thread-pool round trip per call made unpacking I/O-bound
+    // on waiting); every few milliseconds the event loop gets its turn.
+    if (performance.now() - since > 5) {
+      await new Promise((resolve) => setImmediate(resolve));
+      since = performance.now();
+    }
+  }
   await applier.finish();
   return { diffId: `sha256:${hash.digest('hex')}`, size: applier.size };
 }
@@ -171,7 +192,7 @@ class Applier {
    * never follows a lower layer's symlink). Opaque directories of lower layers are not seen
    * (reading xattrs needs another tool), which can only make a check stricter.
    */
-  private async lowerStat(rel: string): Promise<Stats | null> {
+  private lowerStat(rel: string): Stats | null {
     if (!this.lower.length || this.underOpaque(rel)) return null;
     const parts = rel.split('/');
     let layers = this.lower;
@@ -180,7 +201,7 @@ class Applier {
       let top: Stats | null = null;
       const below: string[] = [];
       for (const layer of layers) {
-        const st = await lstatOrNull(join(layer, prefix));
+        const st = lstatOrNull(join(layer, prefix));
         if (!st) continue;
         top ??= st;
         if (!st.isDirectory()) break; // hides every layer further down
@@ -200,24 +221,24 @@ class Applier {
       rel = rel ? `${rel}/${part}` : part;
       if (this.dirs.has(rel)) continue;
       const path = this.abs(rel);
-      const st = await lstatOrNull(path);
+      const st = lstatOrNull(path);
       if (st?.isSymbolicLink()) throw new UnsafeLayerError(`entry "${name}" goes through the symlink "${rel}"`);
       if (st && isWhiteout(st) && !this.flatten) {
         // Deleted below, recreated here: a new directory that shows nothing of the old one.
-        await rm(path);
-        await mkdir(path, { mode: 0o755 });
+        rmSync(path);
+        mkdirSync(path, { mode: 0o755 });
         await this.markOpaque(rel);
       } else if (st && !st.isDirectory()) {
         throw new UnsafeLayerError(`entry "${name}" needs "${rel}" to be a directory, and it is not`);
       } else if (!st) {
-        const below = await this.lowerStat(rel);
+        const below = this.lowerStat(rel);
         if (below?.isSymbolicLink()) throw new UnsafeLayerError(`entry "${name}" goes through the symlink "${rel}" of a lower layer`);
         if (below && !below.isDirectory()) throw new UnsafeLayerError(`entry "${name}" needs "${rel}" to be a directory, and it is not`);
-        await mkdir(path, { mode: 0o755 });
+        mkdirSync(path, { mode: 0o755 });
         // Copy up what the directory looks like below, as overlayfs would.
         if (below) {
-          await lchown(path, below.uid, below.gid);
-          await chmod(path, below.mode & 0o7777);
+          lchownSync(path, below.uid, below.gid);
+          chmodSync(path, below.mode & 0o7777);
           this.dirTimes.set(rel, below.mtimeMs / 1000);
         }
       }
@@ -238,12 +259,12 @@ class Applier {
 
   /** Flatten mode's opaque directory: drop everything in it, at any depth, this layer did not write. */
   private async clearBelow(rel: string): Promise<void> {
-    for (const name of await readdir(this.abs(rel))) {
+    for (const name of readdirSync(this.abs(rel))) {
       const child = rel ? `${rel}/${name}` : name;
       if (this.written.has(child) || this.parentsOfWritten.has(child)) {
-        if ((await lstat(this.abs(child))).isDirectory()) await this.clearBelow(child);
+        if (lstatSync(this.abs(child)).isDirectory()) await this.clearBelow(child);
       } else {
-        await rm(this.abs(child), { recursive: true, force: true });
+        rmSync(this.abs(child), { recursive: true, force: true });
         this.forget(child);
       }
     }
@@ -272,7 +293,7 @@ class Applier {
       const victim = base.slice(WHITEOUT.length);
       if (victim === '' || victim === '.' || victim === '..') throw new UnsafeLayerError(`whiteout "${entry.name}" names no file`);
       const rel = parent ? `${parent}/${victim}` : victim;
-      await rm(this.abs(rel), { recursive: true, force: true });
+      rmSync(this.abs(rel), { recursive: true, force: true });
       this.forget(rel);
       if (!this.flatten) await mknod(this.abs(rel), 'char', 0o600, 0, 0);
       return;
@@ -281,39 +302,39 @@ class Applier {
     const rel = parts.join('/');
     const path = this.abs(rel);
     this.noteWritten(rel);
-    const existing = await lstatOrNull(path);
+    const existing = lstatOrNull(path);
     const keepDir = existing?.isDirectory() === true && entry.type === 'dir';
     if (existing && !keepDir) {
-      await rm(path, { recursive: true, force: true });
+      rmSync(path, { recursive: true, force: true });
       if (existing.isDirectory()) this.forget(rel);
     }
 
     switch (entry.type) {
       case 'dir':
-        if (!keepDir) await mkdir(path, { mode: 0o700 });
+        if (!keepDir) mkdirSync(path, { mode: 0o700 });
         // A directory over a whiteout of this layer shows nothing of what was deleted.
         if (existing && isWhiteout(existing) && !this.flatten) await this.markOpaque(rel);
         this.dirs.add(rel);
         await this.attributes(entry, rel);
         break;
       case 'file': {
-        const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+        const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         try {
-          for await (const chunk of entry.body) await handle.write(chunk);
-          await handle.chown(entry.uid, entry.gid);
-          await handle.chmod(entry.mode);
-          await handle.utimes(entry.mtime, entry.mtime);
+          for await (const chunk of entry.body) for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at);
+          fchownSync(fd, entry.uid, entry.gid);
+          fchmodSync(fd, entry.mode); // after chown, which clears setuid bits
+          futimesSync(fd, entry.mtime, entry.mtime);
         } finally {
-          await handle.close();
+          closeSync(fd);
         }
         this.size += entry.size;
         await this.xattrs(entry, path);
         break;
       }
       case 'symlink':
-        await symlink(entry.linkname, path);
-        await lchown(path, entry.uid, entry.gid);
-        await lutimes(path, entry.mtime, entry.mtime);
+        symlinkSync(entry.linkname, path);
+        lchownSync(path, entry.uid, entry.gid);
+        lutimesSync(path, entry.mtime, entry.mtime);
         await this.xattrs(entry, path);
         break;
       case 'hardlink': {
@@ -322,14 +343,14 @@ class Applier {
         let prefix = '';
         for (const part of target.slice(0, -1)) {
           prefix = prefix ? `${prefix}/${part}` : part;
-          const st = await lstatOrNull(this.abs(prefix));
+          const st = lstatOrNull(this.abs(prefix));
           if (st?.isSymbolicLink()) throw new UnsafeLayerError(`hardlink "${entry.name}" to "${entry.linkname}" goes through the symlink "${prefix}"`);
           if (!st?.isDirectory()) throw new UnsafeLayerError(`hardlink "${entry.name}" to "${entry.linkname}": the target is not in this layer`);
         }
-        const st = await lstatOrNull(this.abs(target.join('/')));
+        const st = lstatOrNull(this.abs(target.join('/')));
         if (!st) throw new UnsafeLayerError(`hardlink "${entry.name}" to "${entry.linkname}": the target is not in this layer`);
         if (st.isDirectory()) throw new UnsafeLayerError(`hardlink "${entry.name}" to "${entry.linkname}": the target is a directory`);
-        await link(this.abs(target.join('/')), path);
+        linkSync(this.abs(target.join('/')), path);
         break;
       }
       case 'char':
@@ -344,10 +365,10 @@ class Applier {
   /** Owner, mode, times and xattrs of something created by path (not a symlink). */
   private async attributes(entry: TarEntry, rel: string): Promise<void> {
     const path = this.abs(rel);
-    await lchown(path, entry.uid, entry.gid);
-    await chmod(path, entry.mode); // after chown, which clears setuid bits
+    lchownSync(path, entry.uid, entry.gid);
+    chmodSync(path, entry.mode); // after chown, which clears setuid bits
     if (entry.type === 'dir') this.dirTimes.set(rel, entry.mtime);
-    else await lutimes(path, entry.mtime, entry.mtime);
+    else lutimesSync(path, entry.mtime, entry.mtime);
     await this.xattrs(entry, path);
   }
 
@@ -364,9 +385,11 @@ class Applier {
     const depth = (rel: string) => (rel === '' ? 0 : rel.split('/').length);
     const byDepth = [...this.dirTimes].sort((a, b) => depth(b[0]) - depth(a[0]));
     for (const [rel, mtime] of byDepth) {
-      await lutimes(this.abs(rel), mtime, mtime).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOENT') throw error;
-      });
+      try {
+        lutimesSync(this.abs(rel), mtime, mtime);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
     }
   }
 }

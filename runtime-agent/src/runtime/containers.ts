@@ -3,7 +3,7 @@
 // native helper as a spec: namespaces, mounts, capabilities, user, environment, cgroup limits.
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, badRequest, notFound, notModified, ApiError } from '../api/errors';
 import type { Events } from '../events';
@@ -121,6 +121,8 @@ interface Live {
   record: ContainerRecord;
   dir: string;
   cgroup: Cgroup | null;
+  /** The last run's cgroup being removed. */
+  cgroupGone?: Promise<void>;
   /** Resolves at each exit; replaced at each start. */
   exit: Promise<void> | null;
   removed: Promise<void>;
@@ -195,6 +197,10 @@ export class Containers {
   async load(): Promise<void> {
     await mkdir(this.root, { recursive: true });
     for (const id of await readdir(this.root)) {
+      if (id.startsWith('.removing-')) {
+        await rm(join(this.root, id), { recursive: true, force: true });
+        continue;
+      }
       let record: ContainerRecord;
       try {
         record = JSON.parse(await readFile(join(this.root, id, 'container.json'), 'utf8')) as ContainerRecord;
@@ -389,7 +395,8 @@ export class Containers {
     const { record } = entry;
     entry.markStopped();
     const oom = entry.cgroup ? await entry.cgroup.oomKilled().catch(() => false) : false;
-    await entry.cgroup?.destroy().catch(() => {});
+    // The cgroup goes in the background; a restart waits for it.
+    entry.cgroupGone = entry.cgroup?.destroy().catch(() => {});
     entry.cgroup = null;
     record.State = {
       ...record.State,
@@ -420,9 +427,11 @@ export class Containers {
     if (!env.some((e) => e.startsWith('PATH='))) env.unshift(`PATH=${DEFAULT_PATH}`);
     if (!env.some((e) => e.startsWith('HOSTNAME='))) env.unshift(`HOSTNAME=${config.Hostname}`);
     if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
-    await writeFile(record.HostnamePath, `${config.Hostname}\n`);
-    await writeFile(record.HostsPath, hostsFile(config.Hostname));
-    await writeFile(record.ResolvConfPath, await resolvConf());
+    await Promise.all([
+      writeFile(record.HostnamePath, `${config.Hostname}\n`),
+      writeFile(record.HostsPath, hostsFile(config.Hostname)),
+      resolvConf().then((text) => writeFile(record.ResolvConfPath, text)),
+    ]);
 
     const limits: Limits = {};
     const host = record.HostConfig;
@@ -432,6 +441,7 @@ export class Containers {
     else if (host.CpuQuota && host.CpuQuota > 0) limits.cpus = host.CpuQuota / (host.CpuPeriod || 100_000);
     if (host.CpuShares) limits.cpuShares = host.CpuShares;
     if (host.PidsLimit && host.PidsLimit > 0) limits.pidsLimit = host.PidsLimit;
+    await entry.cgroupGone;
     entry.cgroup = await this.options.cgroups.create(record.Id, limits);
 
     const network = host.NetworkMode ?? 'bridge';
@@ -543,8 +553,10 @@ export class Containers {
     }
     record.State.Status = 'removing';
     this.live.delete(record.Id);
-    await rm(join(entry.dir, 'container.json'), { force: true });
-    await rm(entry.dir, { recursive: true, force: true });
+    // Renamed aside at once (the record with it), deleted in the background: `--rm` need not wait.
+    const trash = join(this.root, `.removing-${record.Id}`);
+    await rename(entry.dir, trash).catch(() => rm(entry.dir, { recursive: true, force: true }));
+    void rm(trash, { recursive: true, force: true }).catch(() => {});
     this.emit('destroy', record);
     entry.markRemoved();
   }

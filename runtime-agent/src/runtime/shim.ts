@@ -2,7 +2,7 @@
 // container ended. The helper stays behind as the container's monitor, in a session of its own,
 // so a container outlives the engine: its exit file tells a later engine what happened.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -32,6 +32,30 @@ export interface ShimProcess {
   exited: Promise<ExitStatus>;
 }
 
+type Monitor = ChildProcessWithoutNullStreams;
+
+let standby: Monitor | null = null;
+
+/** A monitor forked ahead of need, waiting for its spec (forking this big process is slow). */
+function spawnStandby(): Monitor {
+  const child = spawn(SHIM_PATH, ['--standby'], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.on('error', () => {}); // reported when it is used
+  // An unused standby keeps nothing alive; when this process ends, its stdin closes and it goes.
+  child.unref();
+  for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref(): void }).unref();
+  return child;
+}
+
+/** The waiting monitor (or a new one), with the next one forked right after. */
+function takeStandby(): Monitor {
+  const ready = standby && standby.pid !== undefined && standby.exitCode === null && standby.signalCode === null ? standby : spawnStandby();
+  standby = null;
+  setImmediate(() => (standby ??= spawnStandby()));
+  ready.ref();
+  for (const stream of [ready.stdin, ready.stdout, ready.stderr]) (stream as unknown as { ref(): void }).ref();
+  return ready;
+}
+
 /**
  * Writes the spec, starts the monitor and resolves once the container's process runs; rejects with
  * the reason when it could not start (e.g. `exec: "nope": executable file not found in $PATH`).
@@ -42,7 +66,8 @@ export async function startShim(specPath: string, spec: ContainerSpec): Promise<
   // Files left by an earlier run of the same container would tell of that run, not this one.
   await Promise.all([spec.exitFile, `${spec.exitFile}.error`, spec.pidFile].map((file) => rm(file, { force: true })));
 
-  const child = spawn(SHIM_PATH, [specPath], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = takeStandby();
+  child.stdin.end(`${specPath}\n`);
   let spawnError: Error | undefined;
   const ended = new Promise<string>((resolve) => {
     child.once('error', (error) => {
