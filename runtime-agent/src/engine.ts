@@ -25,6 +25,9 @@ async function defaultStorageDriver(): Promise<StorageDriver> {
 }
 
 export class Engine {
+  /** Pulls under way: garbage collection waits for them, since their blobs have no image yet. */
+  pulls = 0;
+
   private constructor(
     readonly options: Required<EngineOptions>,
     readonly content: ContentStore,
@@ -34,6 +37,27 @@ export class Engine {
     readonly containers: Containers,
     readonly events: Events,
   ) {}
+
+  /**
+   * Deletes the snapshots and blobs no image needs any more; returns the snapshots' chain IDs.
+   * Skipped while a pull is under way.
+   */
+  async collectGarbage(): Promise<string[]> {
+    if (this.pulls > 0) return [];
+    const images = this.images.list();
+    const removed = await this.snapshots.collect(images);
+    const keep = new Set<string>();
+    for (const image of images) {
+      keep.add(image.id);
+      keep.add(image.manifestDigest);
+      for (const layer of image.layers) keep.add(layer.digest);
+      // An index keeps the manifests it lists.
+      const index = await this.content.readJson<{ manifests?: { digest: string }[] }>(image.manifestDigest).catch(() => null);
+      for (const m of index?.manifests ?? []) keep.add(m.digest);
+    }
+    for (const digest of await this.content.list()) if (!keep.has(digest) && this.pulls === 0) await this.content.delete(digest);
+    return removed;
+  }
 
   static async open(options: EngineOptions): Promise<Engine> {
     const full = { insecureRegistries: [], ...options, storageDriver: options.storageDriver ?? (await defaultStorageDriver()) };

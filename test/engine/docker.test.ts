@@ -125,9 +125,14 @@ describe('images', () => {
     assert.notEqual(inUse.code, 0);
     assert.match(inUse.stderr, /conflict: unable to remove repository reference ".*team\/solo:1" \(must force\) - container [0-9a-f]{12} is using its referenced image [0-9a-f]{12}/);
     await ok('rm', id, user);
+    const soloId = (await ok('image', 'inspect', '-f', '{{.Id}}', solo)).trim();
     const removed = await ok('rmi', solo);
     assert.match(removed, /Untagged: .*team\/solo:1/);
     assert.match(removed, /Deleted: sha256:[0-9a-f]{64}/);
+    // Its config blob is gone from the content store; the layer busybox shares stays.
+    const blobs = await readdir(join(engine.dataRoot, 'content', 'blobs', 'sha256'));
+    assert.ok(!blobs.includes(soloId.slice(7)), 'the config blob was collected');
+    assert.equal(await ok('run', '--rm', busybox, 'echo', 'still'), 'still\n');
   });
 
   test('an unknown image is a 404 that names it; a missing tag in the registry is Docker\'s error', async () => {

@@ -88,8 +88,9 @@ export function imageRoutes(api: ApiServer, engine: Engine): void {
     if (platformText && !platform) throw badRequest(`"${platformText}": unknown operating system or architecture: invalid argument`);
     const res = call.stream('application/json');
     const write = (message: object) => res.write(JSON.stringify(message) + '\r\n');
+    engine.pulls++;
     try {
-      const image = await pull(ref, {
+      await pull(ref, {
         content: engine.content,
         store: images,
         snapshots: engine.snapshots,
@@ -100,10 +101,11 @@ export function imageRoutes(api: ApiServer, engine: Engine): void {
         signal: call.closed,
       });
       engine.events.emit('image', 'pull', familiarName(ref), { name: familiarName(ref) });
-      void image;
     } catch (error) {
       const message = (error as Error).message;
       write({ errorDetail: { message }, error: message });
+    } finally {
+      engine.pulls--;
     }
     res.end();
   });
@@ -223,7 +225,7 @@ export function imageRoutes(api: ApiServer, engine: Engine): void {
     if (users.length === 0) {
       await images.remove(image.id);
       deleted.push({ Deleted: image.id });
-      for (const chain of await engine.snapshots.collect(images.list())) deleted.push({ Deleted: chain });
+      for (const chain of await engine.collectGarbage()) deleted.push({ Deleted: chain });
       engine.events.emit('image', 'delete', image.id, { name: image.id });
     }
     call.send(200, deleted);
