@@ -175,7 +175,7 @@ test('invalid UTF-8 on the wire is read as replacement characters, not a crash',
   send(open);
   send(json({ jsonrpc: '2.0', id: 2, method: 'textDocument/hover', params: { textDocument: { uri: 'file:///tmp/x/Dockerfile' }, position: { line: 1, character: 1 } } }));
   const deadline = Date.now() + 10_000;
-  while (!out.includes('"id":2') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  while (!(out.includes('"id":2') && out.includes('publishDiagnostics')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   server.kill();
   assert.match(out, /"id":2,"result"/);
   assert.match(out, /publishDiagnostics/);
