@@ -370,6 +370,15 @@ describe('pulls the engine must refuse or authenticate', () => {
     assert.ok(!existsSync(target), 'nothing written at the escape target');
     assert.ok(!existsSync(`/tmp/tug-escape-link-${process.pid}`), 'nothing written through the symlink');
     assert.equal((await docker('image', 'inspect', `${registry.host}/bad/layer:1`)).code, 1);
+    // A symlink one layer places, which the next layer writes through: layers unpack side by
+    // side, and the upper one is refused once the one below is in place.
+    const lower = await tarOf([{ name: 'out', type: 'symlink', linkname: '/tmp' }]);
+    const upper = await tarOf([{ name: `out/tug-escape-lower-${process.pid}`, body: 'escaped' }]);
+    await pushImage(registry, 'bad/lower', '1', { layers: [await busyboxLayer(), lower, upper] });
+    const through = await docker('pull', `${registry.host}/bad/lower:1`);
+    assert.notEqual(through.code, 0);
+    assert.match(through.stderr, /symlink of a lower layer/);
+    assert.ok(!existsSync(`/tmp/tug-escape-lower-${process.pid}`), 'nothing written through the lower layer\'s symlink');
   });
 });
 

@@ -4,6 +4,7 @@
 import { Demultiplexer } from '../api/stream';
 import { DEFAULT_DATA_ROOT, DEFAULT_SOCKET, startDaemon } from '../daemon';
 import type { StorageDriver } from '../runtime/containers';
+import { isLayerWorker } from '../images/layer-worker';
 import { EngineClient, EngineError, socketPath } from './client';
 
 const USAGE = `Usage: tug [--host unix://PATH] COMMAND
@@ -297,7 +298,8 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
+// A layer worker thread runs this bundle too, for its own work only.
+if (!isLayerWorker) main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },

@@ -44,6 +44,11 @@ export interface ApplyOptions {
   flatten?: boolean;
   /** The directories of the layers below, top first (overlay mode): their symlinks count too. */
   lower?: string[];
+  /**
+   * Overlay mode, with the layers below not unpacked yet: the directories this layer only
+   * implies are made plain and listed in the result, for settleLowerDirs once they are.
+   */
+  deferLower?: boolean;
   /** The layer's media type, for error messages. */
   mediaType?: string;
   /** Called with each count of (compressed) bytes read from the source. */
@@ -55,6 +60,9 @@ export interface AppliedLayer {
   diffId: string;
   /** Bytes of file data unpacked. */
   size: number;
+  /** With deferLower: the directories made without an entry of their own, and the opaque ones. */
+  implied?: string[];
+  opaque?: string[];
 }
 
 /** The layer tried to reach outside its directory, or is otherwise not one we can apply. */
@@ -142,7 +150,70 @@ export async function applyLayer(source: AsyncIterable<Uint8Array>, dir: string,
     }
   }
   await applier.finish();
-  return { diffId: `sha256:${hash.digest('hex')}`, size: applier.size };
+  const result: AppliedLayer = { diffId: `sha256:${hash.digest('hex')}`, size: applier.size };
+  if (options.deferLower) {
+    result.implied = [...applier.implied];
+    result.opaque = [...applier.opaque];
+  }
+  return result;
+}
+
+/**
+ * The checks and copy-ups an overlay layer unpacked with deferLower owes its lower layers, once
+ * they are unpacked: a directory it implied may not be a symlink (or a file) below, and it takes
+ * on what the directory looks like below, as overlayfs would show it.
+ */
+export function settleLowerDirs(dir: string, applied: AppliedLayer, lower: readonly string[]): void {
+  const opaque = new Set(applied.opaque ?? []);
+  // Parents first: a check on a/b relies on a having been checked.
+  for (const rel of [...(applied.implied ?? [])].sort((a, b) => a.split('/').length - b.split('/').length)) {
+    const below = lowerStat(lower, opaque, rel);
+    if (below?.isSymbolicLink()) throw new UnsafeLayerError(`"${rel}" goes through a symlink of a lower layer`);
+    if (below && !below.isDirectory()) throw new UnsafeLayerError(`"${rel}" needs to be a directory, and it is not in a lower layer`);
+    const path = join(dir, rel);
+    if (!below || !lstatOrNull(path)?.isDirectory()) continue;
+    lchownSync(path, below.uid, below.gid);
+    chmodSync(path, below.mode & 0o7777);
+    lutimesSync(path, below.mtimeMs / 1000, below.mtimeMs / 1000);
+  }
+}
+
+function underOpaque(opaque: ReadonlySet<string>, rel: string): boolean {
+  if (opaque.has('')) return true;
+  let prefix = '';
+  for (const part of rel.split('/')) {
+    prefix = prefix ? `${prefix}/${part}` : part;
+    if (opaque.has(prefix)) return true;
+  }
+  return false;
+}
+
+/**
+ * What the layers below show at a path: the topmost layer that has it decides, a whiteout hides
+ * it, and a layer is only looked into below a path where it has a real directory (so lstat never
+ * follows a lower layer's symlink). Opaque directories of lower layers are not seen (reading
+ * xattrs needs another tool), which can only make a check stricter.
+ */
+function lowerStat(lower: readonly string[], opaque: ReadonlySet<string>, rel: string): Stats | null {
+  if (!lower.length || underOpaque(opaque, rel)) return null;
+  const parts = rel.split('/');
+  let layers = lower;
+  for (let i = 0; i < parts.length; i++) {
+    const prefix = parts.slice(0, i + 1).join('/');
+    let top: Stats | null = null;
+    const below: string[] = [];
+    for (const layer of layers) {
+      const st = lstatOrNull(join(layer, prefix));
+      if (!st) continue;
+      top ??= st;
+      if (!st.isDirectory()) break; // hides every layer further down
+      below.push(layer);
+    }
+    if (!top || isWhiteout(top)) return null;
+    if (i === parts.length - 1 || !top.isDirectory()) return top;
+    layers = below;
+  }
+  return null;
 }
 
 class Applier {
@@ -152,7 +223,10 @@ class Applier {
   /** Paths (relative) known to be real directories in `dir`. */
   private readonly dirs = new Set<string>(['']);
   /** Directories this layer made opaque (overlay mode): nothing below shows through them. */
-  private readonly opaque = new Set<string>();
+  readonly opaque = new Set<string>();
+  /** With deferLower: directories made only because entries below them needed them. */
+  readonly implied = new Set<string>();
+  private readonly deferLower: boolean;
   /** Paths this layer wrote, and their parents: what an opaque directory keeps (flatten mode). */
   private readonly written = new Set<string>();
   private readonly parentsOfWritten = new Set<string>(['']);
@@ -165,6 +239,7 @@ class Applier {
   ) {
     this.flatten = options.flatten === true;
     this.lower = this.flatten ? [] : (options.lower ?? []);
+    this.deferLower = !this.flatten && options.deferLower === true;
   }
 
   private abs(rel: string): string {
@@ -174,44 +249,6 @@ class Applier {
   /** Forgets what was known about a path and everything under it (it was replaced). */
   private forget(rel: string): void {
     for (const known of this.dirs) if (known === rel || known.startsWith(`${rel}/`)) this.dirs.delete(known);
-  }
-
-  private underOpaque(rel: string): boolean {
-    if (this.opaque.has('')) return true;
-    let prefix = '';
-    for (const part of rel.split('/')) {
-      prefix = prefix ? `${prefix}/${part}` : part;
-      if (this.opaque.has(prefix)) return true;
-    }
-    return false;
-  }
-
-  /**
-   * What the layers below show at a path: the topmost layer that has it decides, a whiteout hides
-   * it, and a layer is only looked into below a path where it has a real directory (so lstat
-   * never follows a lower layer's symlink). Opaque directories of lower layers are not seen
-   * (reading xattrs needs another tool), which can only make a check stricter.
-   */
-  private lowerStat(rel: string): Stats | null {
-    if (!this.lower.length || this.underOpaque(rel)) return null;
-    const parts = rel.split('/');
-    let layers = this.lower;
-    for (let i = 0; i < parts.length; i++) {
-      const prefix = parts.slice(0, i + 1).join('/');
-      let top: Stats | null = null;
-      const below: string[] = [];
-      for (const layer of layers) {
-        const st = lstatOrNull(join(layer, prefix));
-        if (!st) continue;
-        top ??= st;
-        if (!st.isDirectory()) break; // hides every layer further down
-        below.push(layer);
-      }
-      if (!top || isWhiteout(top)) return null;
-      if (i === parts.length - 1 || !top.isDirectory()) return top;
-      layers = below;
-    }
-    return null;
   }
 
   /** Makes sure each parent of an entry is a real directory in `dir`, creating missing ones. */
@@ -231,7 +268,8 @@ class Applier {
       } else if (st && !st.isDirectory()) {
         throw new UnsafeLayerError(`entry "${name}" needs "${rel}" to be a directory, and it is not`);
       } else if (!st) {
-        const below = this.lowerStat(rel);
+        const below = this.deferLower ? null : lowerStat(this.lower, this.opaque, rel);
+        if (this.deferLower) this.implied.add(rel);
         if (below?.isSymbolicLink()) throw new UnsafeLayerError(`entry "${name}" goes through the symlink "${rel}" of a lower layer`);
         if (below && !below.isDirectory()) throw new UnsafeLayerError(`entry "${name}" needs "${rel}" to be a directory, and it is not`);
         mkdirSync(path, { mode: 0o755 });
@@ -311,6 +349,7 @@ class Applier {
 
     switch (entry.type) {
       case 'dir':
+        this.implied.delete(rel); // its own entry says what it looks like
         if (!keepDir) mkdirSync(path, { mode: 0o700 });
         // A directory over a whiteout of this layer shows nothing of what was deleted.
         if (existing && isWhiteout(existing) && !this.flatten) await this.markOpaque(rel);

@@ -7,10 +7,13 @@
 
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { alive } from '../runtime/shim';
-import { ContentStore, digestHex, syncDir, writeFileAtomic } from './content';
-import { applyLayer } from './layers';
+import { BlobNotFoundError, ContentStore, digestHex, syncDir, writeFileAtomic } from './content';
+import { applyLayerInWorker } from './layer-worker';
+import { applyLayer, settleLowerDirs } from './layers';
+import { limiter } from '../limiter';
 import type { ImageRecord, LayerRef } from './store';
 
 /** ChainID(1) = DiffID(1); ChainID(n) = sha256(ChainID(n-1) + " " + DiffID(n)), as the OCI image spec defines. */
@@ -45,6 +48,10 @@ export interface UnpackProgress {
 export class Snapshots {
   /** Unpacks running now, by chain ID: a second request for the same chain waits for the first. */
   private readonly unpacking = new Map<string, Promise<SnapshotInfo>>();
+  /** Layers above waiting for a chain whose unpack has not begun yet. */
+  private readonly awaited = new Map<string, ((work: Promise<SnapshotInfo>) => void)[]>();
+  /** Extractions at once: one per core, since creating files is what takes the time. */
+  private readonly extracting = limiter(Math.max(2, availableParallelism()));
   /** Chains an operation of this process relies on right now: garbage collection leaves them. */
   private readonly busy = new Map<string, number>();
   private swept = false;
@@ -126,10 +133,11 @@ export class Snapshots {
   }
 
   /**
-   * Unpacks layer `index` of `layers` (whose lower layers must be unpacked already) unless its
-   * snapshot exists; `onBytes` hears the compressed bytes read.
+   * Unpacks layer `index` of `layers` unless its snapshot exists; `onBytes` hears the compressed
+   * bytes read. Layers unpack side by side (up to one per core): each is extracted at once and
+   * put in place only after the layers below it, which the caller unpacks too (or has).
    */
-  async unpack(layers: readonly LayerRef[], index: number, onBytes?: (n: number) => void): Promise<SnapshotInfo> {
+  async unpack(layers: readonly LayerRef[], index: number, onBytes?: (n: number) => void, signal?: AbortSignal): Promise<SnapshotInfo> {
     const chains = chainIds(layers.map((l) => l.diffId));
     const chainId = chains[index];
     const existing = await this.info(chainId);
@@ -137,30 +145,61 @@ export class Snapshots {
     const running = this.unpacking.get(chainId);
     if (running) return running;
     const release = this.hold(chains.slice(0, index + 1));
-    const work = this.unpackOne(layers[index], chains, index, onBytes).finally(() => {
+    const work = this.unpackOne(layers[index], chains, index, onBytes, signal).finally(() => {
       this.unpacking.delete(chainId);
       release();
     });
     this.unpacking.set(chainId, work);
+    this.announce(chainId, work);
     return work;
   }
 
-  private async unpackOne(layer: LayerRef, chains: string[], index: number, onBytes?: (n: number) => void): Promise<SnapshotInfo> {
+  /** Settles when a chain's snapshot is in place (rejects if its unpack fails or is aborted). */
+  private async whenUnpacked(chainId: string, signal?: AbortSignal): Promise<void> {
+    if (await this.exists(chainId)) return;
+    const running = this.unpacking.get(chainId);
+    if (running) return void (await running);
+    await new Promise<void>((resolve, reject) => {
+      const abort = () => reject(signal?.reason ?? new Error('aborted'));
+      signal?.addEventListener('abort', abort, { once: true });
+      const list = this.awaited.get(chainId) ?? [];
+      list.push((work) =>
+        work.then(
+          () => resolve(),
+          (error: unknown) => reject(error),
+        ),
+      );
+      this.awaited.set(chainId, list);
+    });
+  }
+
+  /** Tells those waiting for a chain that its unpack has begun. */
+  private announce(chainId: string, work: Promise<SnapshotInfo>): void {
+    for (const waiter of this.awaited.get(chainId) ?? []) waiter(work);
+    this.awaited.delete(chainId);
+  }
+
+  private async unpackOne(layer: LayerRef, chains: string[], index: number, onBytes?: (n: number) => void, signal?: AbortSignal): Promise<SnapshotInfo> {
     const chainId = chains[index];
-    const lower: string[] = [];
-    for (let i = index - 1; i >= 0; i--) {
-      if (!(await this.exists(chains[i]))) throw new Error(`cannot unpack layer ${layer.digest}: the layer below it (${chains[i]}) is not unpacked`);
-      lower.push(this.dir(chains[i]));
-    }
     await mkdir(this.root, { recursive: true });
     await this.sweep();
+    if (!(await this.content.has(layer.digest))) throw new BlobNotFoundError(layer.digest);
     const tmp = await mkdtemp(join(this.root, `.tmp-${process.pid}-`));
     try {
       await chmod(tmp, 0o755);
-      const applied = await applyLayer(this.content.read(layer.digest), tmp, { lower, mediaType: layer.mediaType, onBytes });
+      const applied = await this.extracting(() =>
+        applyLayerInWorker(this.content.path(layer.digest), tmp, { mediaType: layer.mediaType, onBytes, deferLower: index > 0 }),
+      );
       if (applied.diffId !== layer.diffId) {
         throw new Error(`layer ${layer.digest} unpacks to ${applied.diffId}, but the image config says ${layer.diffId}`);
       }
+      // What this layer owes the ones below it, once they are in place.
+      const lower: string[] = [];
+      for (let i = index - 1; i >= 0; i--) {
+        await this.whenUnpacked(chains[i], signal);
+        lower.push(this.dir(chains[i]));
+      }
+      settleLowerDirs(tmp, applied, lower);
       const info: SnapshotInfo = { chainId, diffId: layer.diffId, parent: index ? chains[index - 1] : null, digest: layer.digest, size: applied.size };
       await writeFileAtomic(this.infoFile(chainId), `${JSON.stringify(info)}\n`);
       try {

@@ -8,6 +8,7 @@ import { formatPlatform, hostPlatform, type Platform } from '../../../server/src
 import { ContentStore, DigestMismatchError, digestHex, SizeMismatchError } from '../images/content';
 import { chainIds, type Snapshots } from '../images/snapshots';
 import { familiarName, type ImageConfig, type ImageRecord, type ImageStore, type LayerRef } from '../images/store';
+import { limiter } from '../limiter';
 import { MEDIA, RegistryError, Repository, type Descriptor, type RegistryAuth } from './client';
 import { formatReference, parseReference, type Reference } from './reference';
 
@@ -100,20 +101,6 @@ function progressOf(emit: (m: ProgressMessage) => void, id: string, status: stri
   };
 }
 
-function limiter(concurrency: number) {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async <T>(task: () => Promise<T>): Promise<T> => {
-    if (active >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      return await task();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
-}
 
 /** How close an offered variant is to the wanted one: 0 exact, higher for older compatible ones, -1 unusable. */
 function variantRank(offered: Platform, wanted: Platform): number {
@@ -373,6 +360,19 @@ async function fetchLayers(
       size: d.size,
       mediaType: d.mediaType || 'application/vnd.oci.image.layer.v1.tar',
     }));
+    // Each layer unpacks as soon as it is downloaded, side by side with the others; they are
+    // put in place (and reported complete) bottom up.
+    const unpacks = descs.map((d, i) => {
+      if (exists[i]) return null;
+      return downloads.get(d.digest)!.then(() => {
+        const progress = progressOf(emit, shortId(d.digest), 'Extracting', d.size);
+        return snapshots.unpack(layers, i, (n) => progress.add(n), controller.signal).then((info) => {
+          progress.done();
+          return info;
+        });
+      });
+    });
+    for (const p of unpacks) p?.catch(() => {}); // awaited in order below
     let size = 0;
     for (const [i, d] of descs.entries()) {
       controller.signal.throwIfAborted();
@@ -381,10 +381,7 @@ async function fetchLayers(
         size += (await snapshots.info(chainIds(predicted.slice(0, i + 1))[i]))?.size ?? 0;
         continue;
       }
-      await downloads.get(d.digest);
-      const progress = progressOf(emit, shortId(d.digest), 'Extracting', d.size);
-      const info = await snapshots.unpack(layers, i, (n) => progress.add(n));
-      progress.done();
+      const info = await unpacks[i]!;
       emit({ status: 'Pull complete', progressDetail: {}, id: shortId(d.digest) });
       size += info.size;
     }
