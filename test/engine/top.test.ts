@@ -110,13 +110,34 @@ test('default (ps -ef): UID PID PPID C STIME TTY TIME CMD', async () => {
   assert.deepEqual((await top(pids(), '-f')).Titles, ['UID', 'PID', 'PPID', 'C', 'STIME', 'TTY', 'TIME', 'CMD']);
 });
 
+/**
+ * Whether a comparison of our reading with ps's holds; false (to read again) while `attempt` is
+ * under 5. The CPU share, cputime over elapsed time, can tick down between the two readings.
+ */
+async function agrees(attempt: number, compare: () => void): Promise<boolean> {
+  try {
+    compare();
+    return true;
+  } catch (error) {
+    if (attempt >= 5) throw error;
+    await new Promise((r) => setTimeout(r, 50));
+    return false;
+  }
+}
+
 test('the same answer as Docker gets from the host\'s ps -ef and ps aux', async (t) => {
-  const ef = await hostPs(['-ef']);
-  if (!ef) return t.skip('procps ps is not installed');
-  assert.deepEqual(await top(pids(), '-ef'), ef);
-  const aux = await hostPs(['aux']);
-  const ours = await top(pids(), 'aux');
-  assert.deepEqual({ Titles: ours.Titles.slice(0, -1), Processes: ours.Processes.map((row) => row.slice(0, -1)) }, aux);
+  for (let attempt = 1; ; attempt++) {
+    const ef = await hostPs(['-ef']);
+    if (!ef) return t.skip('procps ps is not installed');
+    const ours = await top(pids(), '-ef');
+    if (await agrees(attempt, () => assert.deepEqual(ours, ef))) break;
+  }
+  for (let attempt = 1; ; attempt++) {
+    const aux = await hostPs(['aux']);
+    const ours = await top(pids(), 'aux');
+    const trimmed = { Titles: ours.Titles.slice(0, -1), Processes: ours.Processes.map((row) => row.slice(0, -1)) };
+    if (await agrees(attempt, () => assert.deepEqual(trimmed, aux))) break;
+  }
 });
 
 test('aux: USER PID %CPU %MEM VSZ RSS TTY STAT START TIME COMMAND, and PPID appended', async () => {
@@ -223,26 +244,35 @@ test('user names as ps shows them (cut at 8 with +, numeric without an entry) an
     ].sort((a, b) => Number(a[0]) - Number(b[0])),
   });
 
-  // And column for column what the host's ps says of all these processes.
+  // And column for column what the host's ps says of all these processes. Two readings of a
+  // process a few milliseconds apart can differ while it is still starting (state R, its RSS
+  // growing) or while its CPU share, cputime over elapsed time, ticks down: the processes are
+  // left to fall asleep, and a difference is read again (see agrees).
   const columns = 'pid,ppid,pgid,sid,tpgid,user,ruser,euser,uid,ruid,group,gid,tty,tt,tname,stat,s,ni,nlwp,vsz,rss,time,bsdtime,c,pcpu,pmem,stime,start_time,start,ucmd,comm,cmd';
   const everyone = [...pids(), ...all];
-  const ours = await top(everyone, `-o ${columns}`);
-  let theirs: string;
-  try {
-    ({ stdout: theirs } = await promisify(execFile)('ps', ['-o', columns, '-p', everyone.join(',')]));
-  } catch {
-    return t.skip('procps ps is not installed');
+  await until('every process asleep', async () => {
+    const states = await Promise.all(everyone.map((pid) => readFile(`/proc/${pid}/stat`, 'utf8').then((s) => s.split(') ')[1][0])));
+    return states.every((state) => state === 'S');
+  });
+  for (let attempt = 1; ; attempt++) {
+    const ours = await top(everyone, `-o ${columns}`);
+    let theirs: string;
+    try {
+      ({ stdout: theirs } = await promisify(execFile)('ps', ['-o', columns, '-p', everyone.join(',')]));
+    } catch {
+      return t.skip('procps ps is not installed');
+    }
+    const [header, ...lines] = theirs.trimEnd().split('\n');
+    const titles = header.trim().split(/\s+/);
+    const expected = {
+      Titles: titles,
+      Processes: lines.map((line) => {
+        const fields = line.trim().split(/\s+/);
+        return [...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')];
+      }),
+    };
+    if (await agrees(attempt, () => assert.deepEqual(ours, expected))) break;
   }
-  const [header, ...lines] = theirs.trimEnd().split('\n');
-  const titles = header.trim().split(/\s+/);
-  assert.deepEqual(ours.Titles, titles);
-  assert.deepEqual(
-    ours.Processes,
-    lines.map((line) => {
-      const fields = line.trim().split(/\s+/);
-      return [...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')];
-    }),
-  );
 });
 
 test('unsupported options are refused by name', async () => {
