@@ -24,11 +24,13 @@
  *   readonly-root   mount* SOURCE TARGET TYPE FLAGS DATA   device* PATH c|b MAJOR MINOR MODE UID GID
  *   symlink* TARGET PATH   masked* PATH   readonly* PATH   capabilities HEX   no-new-privileges
  *   user UID GID   group* GID   cwd PATH   env* NAME=VALUE   arg* ARG   cgroup-procs* FILE
+ *   staged (no field: the cgroups of cgroup-procs hold the standby's waiting process already)
  *   log PATH   stdin PATH   pid-file PATH   exit-file PATH
  *
  * What the monitor writes:
- *   - stdout: its own pid, one line, once the container's process has been exec'd; then stdout
- *     is closed. Nothing is printed when the container fails to start.
+ *   - stdout: "staged", one line, when a standby has its process in the cgroups (see below);
+ *     its own pid, one line, once the container's process has been exec'd; then stdout is
+ *     closed. Nothing more is printed when the container fails to start.
  *   - pid-file: the container's host pid (temp file, fsync, rename) once it is running.
  *   - log: one JSON object per line, {"log":"...","stream":"stdout"|"stderr","time":"..."},
  *     split as Docker's json-file driver splits (at newlines and every 16 KiB).
@@ -37,8 +39,13 @@
  *   - <exit-file>.error: when the container failed before exec, the one-line reason (as runc
  *     words it for a missing command: exec: "x": executable file not found in $PATH), written
  *     before the exit file; the reason is also logged as a stderr entry.
- * `tug-shim --standby` waits for the spec's path on stdin (one line), so that the engine can
- * fork it before it is needed.
+ * `tug-shim --standby [CGROUP_PROCS_FILE...]` waits for the spec's path on stdin (one line), so
+ * that the engine can fork it before it is needed. Given cgroup.procs files, it first clones the
+ * container's process with the usual namespaces (mount, pid, uts, ipc, network) and moves it into
+ * those cgroups, where it waits: on cgroup v1 each move waits for an RCU grace period, 10-20 ms,
+ * which is then paid before the container is asked for. The engine renames those cgroups to the
+ * container's and says `staged` in the spec; a spec that wants other namespaces or no `staged`
+ * gets a fresh process, and the waiting one is killed.
  *
  * Exit status of the monitor: 0 after the container ran, 1 when it failed to start (the files
  * above say why), 2 when the spec is unusable (stderr says why).
@@ -126,6 +133,7 @@ struct spec {
 	size_t ngroups, groups_cap;
 	char *cwd;
 	struct strv env, args, cgroup_procs;
+	int staged;                  /* cgroup_procs hold the standby's process already */
 	char *log, *stdin_path, *pid_file, *exit_file;
 };
 
@@ -408,6 +416,9 @@ static void parse_spec(const char *path, struct spec *s)
 		} else if (!strcmp(key, "cgroup-procs")) {
 			NEED(1);
 			strv_push(&s->cgroup_procs, f[1]);
+		} else if (!strcmp(key, "staged")) {
+			NEED(0);
+			s->staged = 1;
 		} else if (!strcmp(key, "log")) {
 			NEED(1);
 			set_once(&s->log, f[1], key);
@@ -888,8 +899,8 @@ static const char *look_path(const struct spec *s, char *buf, size_t size)
 }
 
 struct child_ctx {
-	const struct spec *spec;
-	int sync_fd;         /* read: one byte once the cgroups hold the pid */
+	const struct spec *spec; /* NULL for a staged process: the go message is the spec's path */
+	int sync_fd;         /* read: the go message (until EOF) once the cgroups hold the pid */
 	int sync_w;          /* the monitor's end, closed here so that its EOF means the monitor died */
 	int err_fd;          /* write: the reason, if this never gets to exec */
 	int stdin_fd, stdout_fd, stderr_fd;
@@ -923,14 +934,28 @@ static int child_main(void *arg)
 		child_fail(127, "reset the signal mask: %s", why(errno));
 
 	close(c->sync_w);
-	char go;
-	ssize_t n;
-	do
-		n = read(c->sync_fd, &go, 1);
-	while (n < 0 && errno == EINTR);
-	if (n != 1)
+	static char go[PATH_MAX];
+	size_t got = 0;
+	for (;;) {
+		ssize_t n = read(c->sync_fd, go + got, sizeof go - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || (got += (size_t)n) == sizeof go - 1)
+			break;
+	}
+	if (got == 0)
 		_exit(127); /* the monitor gave up (it says why) */
 	close(c->sync_fd);
+	if (!s) {
+		/* The monitor parsed this spec already: it parses the same way here. */
+		static struct spec own;
+		go[got] = '\0';
+		parse_spec(go, &own);
+		s = &own;
+	}
+	int stdin_fd = s->stdin_path ? c->stdin_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (stdin_fd < 0)
+		child_fail(127, "open /dev/null: %s", why(errno));
 
 	umask(0);
 	if (s->join_network) {
@@ -955,7 +980,7 @@ static int child_main(void *arg)
 
 	char found[PATH_MAX];
 	const char *path = look_path(s, found, sizeof found);
-	if (dup2(c->stdin_fd, 0) < 0 || dup2(c->stdout_fd, 1) < 0 || dup2(c->stderr_fd, 2) < 0)
+	if (dup2(stdin_fd, 0) < 0 || dup2(c->stdout_fd, 1) < 0 || dup2(c->stderr_fd, 2) < 0)
 		child_fail(127, "dup2: %s", why(errno));
 	umask(022);
 	execve(path, strv_terminated(&s->args), strv_terminated(&s->env));
@@ -985,9 +1010,9 @@ static void *write_procs(void *arg)
 	return NULL;
 }
 
-/* Puts the container's pid in every cgroup. One thread per hierarchy: on cgroup v1, each move
- * waits for an RCU grace period when made alone (about 1.5 ms here), while moves made together
- * share one. Returns a message when one failed, else NULL. */
+/* Puts the container's pid in every cgroup. One thread per hierarchy: on cgroup v1, a move waits
+ * for an RCU grace period (10-20 ms here), and moves made together share one. Returns a message
+ * when one failed, else NULL. */
 static const char *join_cgroups(const struct strv *files, pid_t pid)
 {
 	static char message[PATH_MAX + 128];
@@ -1190,6 +1215,8 @@ static int stream_read(struct stream *st)
 /* ---------------------------------------------------------------- the monitor */
 
 static const struct spec *monitor_spec;
+/* The container's process until it is reaped: a start that fails takes it along. */
+static pid_t child_pid;
 
 static char *error_path(void)
 {
@@ -1209,6 +1236,8 @@ static void write_exit(int code, int sig, long long finished)
 /* The container did not start: say why where the manager and `docker logs` look, then exit. */
 static void start_failed(const char *message, int code, int sig)
 {
+	if (child_pid > 0)
+		kill(child_pid, SIGKILL);
 	long long finished = now_ns();
 	if (log_fd >= 0) {
 		char line[4200];
@@ -1256,6 +1285,8 @@ static void reap(pid_t pid, int *code, int *sig)
 		}
 	}
 	*code = exit_code(status, sig);
+	if (pid == child_pid)
+		child_pid = 0;
 }
 
 static void set_nonblocking(int fd)
@@ -1296,16 +1327,62 @@ static char *standby_path(void)
 	return path;
 }
 
+/* The namespaces a standby clones its process with: a container's usual ones. */
+#define STAGED_FLAGS (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET)
+
+/* The monitor's ends of the pipes to the container's process. */
+struct child_pipes {
+	int out, err, errp; /* its stdout and stderr, and the reason it failed before exec */
+	int sync;           /* the go message */
+	int in;             /* its stdin */
+};
+
+/* Clones the container's process, which waits for its go message (see child_main). */
+static pid_t clone_child(int flags, const struct spec *s, const sigset_t *mask, struct child_pipes *p)
+{
+	int out[2], err[2], errp[2], sync[2], in[2];
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(sync, O_CLOEXEC) < 0 ||
+	    pipe2(in, O_CLOEXEC) < 0)
+		return -1;
+	struct child_ctx ctx = {
+		.spec = s, .sync_fd = sync[0], .sync_w = sync[1], .err_fd = errp[1],
+		.stdin_fd = in[0], .stdout_fd = out[1], .stderr_fd = err[1], .mask = mask,
+	};
+	const size_t stack_size = 1 << 20;
+	char *stack = malloc(stack_size);
+	if (!stack)
+		out_of_memory();
+	pid_t pid = clone(child_main, stack + stack_size, flags | SIGCHLD, &ctx);
+	int saved = errno;
+	free(stack);
+	close(out[1]);
+	close(err[1]);
+	close(errp[1]);
+	close(sync[0]);
+	close(in[0]);
+	*p = (struct child_pipes){ .out = out[0], .err = err[0], .errp = errp[0], .sync = sync[1], .in = in[1] };
+	errno = saved;
+	return pid;
+}
+
+/* Kills a cloned process that will not be the container, with its pipes. */
+static void drop_child(pid_t pid, struct child_pipes *p)
+{
+	kill(pid, SIGKILL);
+	int fds[] = { p->out, p->err, p->errp, p->sync, p->in };
+	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+		close(fds[i]);
+	int code, sig;
+	reap(pid, &code, &sig);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: tug-shim SPECFILE | tug-shim --standby\n");
+	int standby = argc >= 2 && !strcmp(argv[1], "--standby");
+	if (argc < 2 || (!standby && argc != 2)) {
+		fprintf(stderr, "usage: tug-shim SPECFILE | tug-shim --standby [CGROUP_PROCS_FILE...]\n");
 		return 2;
 	}
-	const char *spec_file = strcmp(argv[1], "--standby") ? argv[1] : standby_path();
-	static struct spec spec;
-	parse_spec(spec_file, &spec);
-	monitor_spec = &spec;
 
 	/* Nothing the engine happened to leave open reaches the container. */
 	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
@@ -1346,13 +1423,49 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	log_fd = open(spec.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-	if (log_fd < 0)
-		start_failed_errno("open log %s", spec.log);
+	/* A standby given cgroups: the container's process, cloned and moved into them ahead of need. */
+	struct child_pipes pipes;
+	pid_t pid = -1;
+	if (standby && argc > 2) {
+		struct strv files = { .v = argv + 2, .n = (size_t)(argc - 2) };
+		pid = clone_child(STAGED_FLAGS, NULL, &container_mask, &pipes);
+		if (pid < 0) {
+			warn("clone: %s", strerror(errno));
+			return 2;
+		}
+		const char *failed = join_cgroups(&files, pid);
+		if (failed) {
+			drop_child(pid, &pipes);
+			warn("%s", failed);
+			return 2;
+		}
+		if (write_all(1, "staged\n", 7) < 0)
+			warn("write staged: %s", strerror(errno));
+	}
 
-	int out[2], err[2], errp[2], sync[2], in[2] = { -1, -1 }, fifo = -1;
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(sync, O_CLOEXEC) < 0)
-		start_failed_errno("pipe");
+	const char *spec_file = standby ? standby_path() : argv[1];
+	static struct spec spec;
+	parse_spec(spec_file, &spec);
+	monitor_spec = &spec;
+
+	log_fd = open(spec.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (log_fd < 0) {
+		if (pid > 0)
+			drop_child(pid, &pipes);
+		start_failed_errno("open log %s", spec.log);
+	}
+
+	int staged = pid > 0 && spec.staged && spec.clone_flags == STAGED_FLAGS;
+	if (pid > 0 && !staged)
+		drop_child(pid, &pipes);
+	if (!staged) {
+		pid = clone_child(spec.clone_flags, &spec, &container_mask, &pipes);
+		if (pid < 0)
+			start_failed_errno("clone");
+	}
+	child_pid = pid;
+
+	int fifo = -1, in_w = pipes.in;
 	if (spec.stdin_path) {
 		/* The monitor relays the FIFO into a pipe: the container blocks until a writer comes,
 		 * and sees EOF once that writer has gone (a FIFO without writers would read as EOF
@@ -1369,51 +1482,31 @@ int main(int argc, char **argv)
 			errno = EEXIST;
 			start_failed_errno("stdin %s exists and is not a FIFO", spec.stdin_path);
 		}
-		if (pipe2(in, O_CLOEXEC) < 0)
-			start_failed_errno("pipe");
-		set_nonblocking(in[1]);
+		set_nonblocking(in_w);
 	} else {
-		in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (in[0] < 0)
-			start_failed_errno("open /dev/null");
+		/* The container reads /dev/null. */
+		close(in_w);
+		in_w = -1;
 	}
-
-	struct child_ctx ctx = {
-		.spec = &spec, .sync_fd = sync[0], .sync_w = sync[1], .err_fd = errp[1],
-		.stdin_fd = in[0], .stdout_fd = out[1], .stderr_fd = err[1], .mask = &container_mask,
-	};
-	const size_t stack_size = 1 << 20;
-	char *stack = malloc(stack_size);
-	if (!stack)
-		out_of_memory();
-	pid_t pid = clone(child_main, stack + stack_size, spec.clone_flags | SIGCHLD, &ctx);
-	if (pid < 0)
-		start_failed_errno("clone");
-	free(stack);
-	close(out[1]);
-	close(err[1]);
-	close(errp[1]);
-	close(sync[0]);
-	close(in[0]);
 
 	/* Limits apply before the container runs anything: its pid goes into every cgroup first. */
-	const char *failed = join_cgroups(&spec.cgroup_procs, pid);
-	if (failed) {
-		kill(pid, SIGKILL);
-		int code, sig;
-		reap(pid, &code, &sig);
-		start_failed(failed, 127, 0);
+	if (!staged) {
+		const char *failed = join_cgroups(&spec.cgroup_procs, pid);
+		if (failed)
+			start_failed(failed, 127, 0);
 	}
-	char go = 1;
-	if (write_all(sync[1], &go, 1) < 0)
+	/* Go: a staged process is told where its spec is, since it was cloned before there was one. */
+	const char *go = staged ? spec_file : "go";
+	if (write_all(pipes.sync, go, strlen(go)) < 0)
 		start_failed_errno("write the sync pipe");
-	close(sync[1]);
+	close(pipes.sync);
+	int errp0 = pipes.errp;
 
 	/* The error pipe closes at execve (close-on-exec); a message before that means failure. */
 	char message[4096];
 	size_t mlen = 0;
 	for (;;) {
-		ssize_t n = read(errp[0], message + mlen, sizeof message - 1 - mlen);
+		ssize_t n = read(errp0, message + mlen, sizeof message - 1 - mlen);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -1422,7 +1515,7 @@ int main(int argc, char **argv)
 		if (mlen == sizeof message - 1)
 			break;
 	}
-	close(errp[0]);
+	close(errp0);
 	message[mlen] = '\0';
 	if (mlen) {
 		int code, sig;
@@ -1450,13 +1543,12 @@ int main(int argc, char **argv)
 		close(devnull);
 
 	static struct stream streams[2];
-	streams[0].fd = out[0];
+	streams[0].fd = pipes.out;
 	streams[0].name = "stdout";
-	streams[1].fd = err[0];
+	streams[1].fd = pipes.err;
 	streams[1].name = "stderr";
 	static char inbuf[64 * 1024];
 	size_t in_len = 0, in_off = 0;
-	int in_w = in[1];
 	int reaped = 0, status = 0;
 	long long finished = 0;
 

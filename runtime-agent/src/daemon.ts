@@ -10,6 +10,8 @@ import { Engine, type EngineOptions } from './engine';
 
 export interface DaemonOptions extends EngineOptions {
   socket: string;
+  /** Log every API request (method, path, status, milliseconds) to stderr, as dockerd -D does. */
+  debug?: boolean;
 }
 
 export const DEFAULT_SOCKET = '/run/tug/tug.sock';
@@ -22,7 +24,7 @@ export interface Daemon {
 
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const engine = await Engine.open(options);
-  const api = new ApiServer();
+  const api = new ApiServer(options.debug ? (line) => process.stderr.write(`${line}\n`) : undefined);
   systemRoutes(api, engine);
   imageRoutes(api, engine);
   containerRoutes(api, engine);
@@ -32,6 +34,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     engine,
     async close() {
       await api.close();
+      await engine.monitors.close();
       // The engine's own cgroups go when empty; containers that outlive it keep them.
       for (const dir of engine.cgroups.parentDirs) await rmdir(dir).catch(() => {});
     },

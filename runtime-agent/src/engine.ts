@@ -9,6 +9,7 @@ import { ImageStore } from './images/store';
 import { detectCgroups, type CgroupManager } from './runtime/cgroups';
 import { readFile } from 'node:fs/promises';
 import { Containers, type StorageDriver } from './runtime/containers';
+import { Monitors } from './runtime/shim';
 
 export interface EngineOptions {
   dataRoot: string;
@@ -34,6 +35,7 @@ export class Engine {
     readonly images: ImageStore,
     readonly snapshots: Snapshots,
     readonly cgroups: CgroupManager,
+    readonly monitors: Monitors,
     readonly containers: Containers,
     readonly events: Events,
   ) {}
@@ -68,8 +70,10 @@ export class Engine {
     const snapshots = new Snapshots(join(root, 'snapshots'), content);
     const cgroups = await detectCgroups();
     const events = new Events();
-    const containers = new Containers({ root: join(root, 'containers'), images, snapshots, cgroups, events, storageDriver: full.storageDriver });
+    const monitors = new Monitors(cgroups);
+    const containers = new Containers({ root: join(root, 'containers'), images, snapshots, cgroups, monitors, events, storageDriver: full.storageDriver });
     await containers.load();
-    return new Engine(full, content, images, snapshots, cgroups, containers, events);
+    await monitors.open();
+    return new Engine(full, content, images, snapshots, cgroups, monitors, containers, events);
   }
 }

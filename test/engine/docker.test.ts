@@ -399,6 +399,76 @@ describe('the vfs storage driver (no overlay)', () => {
   });
 });
 
+describe('the engine across a restart', () => {
+  /** The engine's cgroups in the pids hierarchy (they sit under this process's own). */
+  const pidsParent = async () => {
+    const line = (await readFile('/proc/self/cgroup', 'utf8')).split('\n').find((l) => l.split(':')[1]?.split(',').includes('pids'));
+    const own = line?.split(':')[2] ?? '/';
+    return `/sys/fs/cgroup/pids${own === '/' ? '' : own}/tug`;
+  };
+  const standbysOf = async (pid: number) => (await readdir(await pidsParent()).catch(() => [])).filter((n) => n.startsWith(`standby-${pid}-`));
+
+  test('a standby monitor waits in a cgroup of its own while the engine runs, and goes with it', async () => {
+    const idle = await startEngine();
+    try {
+      for (let i = 0; (await standbysOf(idle.pid)).length === 0; i++) {
+        assert.ok(i < 250, 'a standby cgroup appears');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      await idle.stop();
+    }
+    assert.deepEqual(await standbysOf(idle.pid), []);
+  });
+
+  test('containers outlive the daemon; the next one finds them, learns how they ended, and cleans up after them', async () => {
+    const first = await startEngine({ args: ['--debug'] });
+    const dir = join(first.socket, '..');
+    let second: TestEngine | undefined;
+    let stopped = false;
+    try {
+      const run = async (e: TestEngine, ...args: string[]) => {
+        const r = await e.docker(args);
+        assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+        return r.stdout.trim();
+      };
+      await run(first, 'pull', busybox);
+      const long = await run(first, 'run', '-d', busybox, 'sleep', '60');
+      const short = await run(first, 'run', '-d', busybox, 'sh', '-c', 'sleep 1; echo bye; exit 3');
+      const pid = Number(await run(first, 'inspect', '-f', '{{.State.Pid}}', long));
+      // --debug logs every request as dockerd -D does.
+      assert.match(first.log(), /^POST \/v[\d.]+\/containers\/create 201 [\d.]+ ms$/m);
+      // A standby monitor waits in a cgroup of its own while the engine runs, and goes with it.
+      assert.equal((await standbysOf(first.pid)).length, 1);
+      await first.stop({ keep: true });
+      assert.deepEqual(await standbysOf(first.pid), []);
+      assert.ok(existsSync(`/proc/${pid}`), 'the container runs on without its engine');
+      await new Promise((r) => setTimeout(r, 1500)); // the short one ends meanwhile
+
+      second = await startEngine({ dir });
+      assert.equal(await run(second, 'ps', '-q', '--no-trunc'), long);
+      assert.equal(await run(second, 'inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', short), 'exited 3');
+      assert.equal(await run(second, 'logs', short), 'bye');
+      // Its cgroup is the engine's again: top lists what it holds, stop empties and removes it.
+      assert.match(await run(second, 'top', long), /sleep 60/);
+      assert.ok(existsSync(join(await pidsParent(), long)));
+      await run(second, 'stop', '-t', '1', long);
+      assert.equal(await run(second, 'inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', long), 'exited 137');
+      for (let i = 0; existsSync(join(await pidsParent(), long)); i++) {
+        assert.ok(i < 100, 'the cgroup of the stopped container is removed');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await run(second, 'rm', long, short);
+      // An engine with no container left ends its standby too.
+      stopped = true;
+      await second.stop();
+      assert.deepEqual(await standbysOf(second.pid), []);
+    } finally {
+      if (!stopped) await (second ?? first).stop();
+    }
+  });
+});
+
 describe('the API on bad input', () => {
   test('an unknown endpoint is a 404 naming it; bad JSON a 400; an unknown container a 404 in Docker\'s shape', async () => {
     const unknown = await api('GET', '/v1.47/no/such/thing');

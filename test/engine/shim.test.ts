@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, open, readFile, readdir, readlink, rm, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, open, readFile, readdir, readlink, rename, rm, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -135,17 +135,21 @@ async function pidsCgroup(): Promise<{ dir: string; path: string }> {
   const path = `${own === '/' ? '' : own}/tug-test-${process.pid}-${Math.random().toString(16).slice(2, 8)}`;
   const dir = `/sys/fs/cgroup/pids${path}`;
   await mkdir(dir);
-  cleanups.push(async () => {
-    for (let i = 0; ; i++) {
-      try {
-        return await rmdir(dir);
-      } catch (error) {
-        if (i === 50) throw error;
-        await sleep(20); // the last process is still leaving it
-      }
-    }
-  });
+  cleanups.push(() => removeCgroup(dir));
   return { dir, path };
+}
+
+/** rmdir for a cgroup (gone already is fine). */
+async function removeCgroup(dir: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      return await rmdir(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      if (i === 50) throw error;
+      await sleep(20); // the last process is still leaving it
+    }
+  }
 }
 
 /** The mount points a container sees, in order, from its /proc/self/mountinfo. */
@@ -569,6 +573,57 @@ describe('the native helper', { skip: isRoot ? false : 'needs root (namespaces, 
     assert.equal((await shim.exited).exitCode, 0);
     const lines = (await logEntries({ spec })).map((e) => e.log);
     assert.ok(lines.some((line) => line.endsWith(`:pids:${cgroup.path}\n`)), lines.join(''));
+  });
+
+  test('a standby stages the process in its cgroup ahead of the spec; renamed, the cgroup becomes the container\'s', async () => {
+    // Each case: a standby given a cgroup; the cgroup renamed as the engine renames it; a spec.
+    const standby = async (change: (spec: ContainerSpec) => void) => {
+      const cgroup = await pidsCgroup();
+      const monitor = spawn(SHIM_PATH, ['--standby', join(cgroup.dir, 'cgroup.procs')], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const said = await new Promise<string>((resolve) => monitor.stdout.once('data', (data: Buffer) => resolve(data.toString())));
+      assert.equal(said, 'staged\n');
+      // The process waits in the cgroup before there is any spec.
+      const waiting = (await readFile(join(cgroup.dir, 'cgroup.procs'), 'utf8')).trim().split('\n').map(Number);
+      assert.equal(waiting.length, 1);
+      assert.match(await readFile(`/proc/${waiting[0]}/cgroup`, 'utf8'), new RegExp(`:pids:${cgroup.path}\n`));
+      const renamed = { dir: `${cgroup.dir}-renamed`, path: `${cgroup.path}-renamed` };
+      await rename(cgroup.dir, renamed.dir);
+      cleanups.push(() => removeCgroup(renamed.dir));
+      const { dir, spec } = await makeSpec(['cat', '/proc/self/cgroup'], (spec) => {
+        spec.cgroupProcs = [join(renamed.dir, 'cgroup.procs')];
+        spec.staged = true;
+        change(spec);
+      });
+      const shim = await startShim(join(dir, 'spec'), spec, monitor as Parameters<typeof startShim>[2]);
+      running.add(shim);
+      const status = await shim.exited;
+      const lines = (await logEntries({ spec })).map((e) => e.log);
+      return { waiting: waiting[0], shim, status, lines, renamed };
+    };
+    // The usual namespaces: the waiting process is the container, and runs in the renamed cgroup.
+    const same = await standby(() => {});
+    assert.equal(same.status.exitCode, 0);
+    assert.equal(same.shim.pid, same.waiting);
+    assert.ok(same.lines.some((line) => line.endsWith(`:pids:${same.renamed.path}\n`)), same.lines.join(''));
+    // The host's network: the waiting process (in a network namespace of its own) goes, and a new
+    // one takes its place in the cgroup.
+    const other = await standby((spec) => {
+      spec.namespaces = spec.namespaces.filter((ns) => ns !== 'network');
+      spec.loopbackUp = false;
+    });
+    assert.equal(other.status.exitCode, 0);
+    assert.notEqual(other.shim.pid, other.waiting);
+    assert.ok(other.lines.some((line) => line.endsWith(`:pids:${other.renamed.path}\n`)), other.lines.join(''));
+    assert.equal(existsSync(`/proc/${other.waiting}`), false, 'the waiting process is gone');
+  });
+
+  test('a standby whose process cannot join its cgroup says why and exits', async () => {
+    const monitor = spawn(SHIM_PATH, ['--standby', join(base, 'no-such-cgroup', 'cgroup.procs')], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    monitor.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
+    const code = await new Promise((resolve) => monitor.once('close', resolve));
+    assert.equal(code, 2);
+    assert.match(stderr, /^tug-shim: write pid \d+ to .*\/no-such-cgroup\/cgroup\.procs: no such file or directory\n$/);
   });
 
   test('a root under a shared mount: nothing propagates to the host', async () => {

@@ -2,7 +2,7 @@
 // root, and the real docker CLI pointed at it.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -10,13 +10,16 @@ export interface TestEngine {
   readonly socket: string;
   readonly dataRoot: string;
   readonly host: string;
+  /** The daemon's pid. */
+  readonly pid: number;
   /** Runs the docker CLI against this engine. */
   docker(args: string[], options?: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<CommandResult>;
   /** Runs the tug CLI against this engine. */
   tug(args: string[], options?: { input?: string; timeoutMs?: number }): Promise<CommandResult>;
   /** What the daemon wrote to stderr. */
   readonly log: () => string;
-  stop(): Promise<void>;
+  /** Removes its containers, stops it and deletes its files; `keep`: stops the daemon alone. */
+  stop(options?: { keep?: boolean }): Promise<void>;
 }
 
 export interface CommandResult {
@@ -41,8 +44,9 @@ export function run(command: string, args: string[], options: { input?: string; 
   });
 }
 
-export async function startEngine(options: { insecureRegistries?: string[]; args?: string[] } = {}): Promise<TestEngine> {
-  const dir = await mkdtemp(join(tmpdir(), 'tug-engine-'));
+/** `dir`: the directory of an engine stopped with `keep`, to start again on its data. */
+export async function startEngine(options: { insecureRegistries?: string[]; args?: string[]; dir?: string } = {}): Promise<TestEngine> {
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'tug-engine-')));
   const socket = join(dir, 'tug.sock');
   const dataRoot = join(dir, 'data');
   const args = ['dist/tug.js', 'daemon', '--socket', socket, '--data-root', dataRoot];
@@ -54,7 +58,7 @@ export async function startEngine(options: { insecureRegistries?: string[]; args
   daemon.stderr?.on('data', (d) => (log += d));
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if (await stat(socket).then(() => true, () => false)) break;
+    if (/tugd is listening/.test(log)) break;
     if (daemon.exitCode !== null || Date.now() > deadline) throw new Error(`tugd did not start: ${log}`);
     await new Promise((r) => setTimeout(r, 25));
   }
@@ -65,16 +69,23 @@ export async function startEngine(options: { insecureRegistries?: string[]; args
     socket,
     dataRoot,
     host,
+    pid: daemon.pid!,
     log: () => log,
     docker: (dockerArgs, o = {}) => run('docker', dockerArgs, { ...o, env: { DOCKER_HOST: host, DOCKER_CONFIG: dockerConfig, DOCKER_BUILDKIT: '0', ...o.env } }),
     tug: (tugArgs, o = {}) => run('node', ['dist/tug.js', '--host', host, ...tugArgs], o),
-    async stop() {
+    async stop({ keep = false } = {}) {
+      const exited = new Promise((r) => (daemon.exitCode !== null || daemon.signalCode !== null ? r(null) : daemon.once('exit', r)));
+      if (keep) {
+        daemon.kill('SIGTERM');
+        await exited;
+        return;
+      }
       // Containers first, so that their cgroups and mounts go with them.
       await run('docker', ['rm', '-f', ...(await run('docker', ['ps', '-aq'], { env: { DOCKER_HOST: host } })).stdout.split('\n').filter(Boolean)], {
         env: { DOCKER_HOST: host },
       });
       daemon.kill('SIGTERM');
-      await new Promise((r) => (daemon.exitCode !== null || daemon.signalCode !== null ? r(null) : daemon.once('exit', r)));
+      await exited;
       await rm(dir, { recursive: true, force: true }).catch(() => {});
     },
   };

@@ -160,6 +160,9 @@ export class ApiServer {
   private readonly routes: Route[] = [];
   private server: Server | null = null;
 
+  /** `log`, when given, hears of every request once it is answered. */
+  constructor(private readonly log?: (line: string) => void) {}
+
   route(method: string, pattern: string, handler: Handler): this {
     this.routes.push({ method, parts: pattern.split('/').filter(Boolean), handler });
     return this;
@@ -218,6 +221,13 @@ export class ApiServer {
     }
     const method = req.method ?? 'GET';
     const path = '/' + parts.join('/');
+    if (this.log) {
+      const log = this.log;
+      const started = performance.now();
+      const done = (status: number | string) => log(`${method} ${url.pathname}${url.search} ${status} ${(performance.now() - started).toFixed(1)} ms`);
+      if (res) res.once('finish', () => done(res.statusCode));
+      else socket?.once('close', () => done('hijacked'));
+    }
     const found = this.find(method, parts);
     let call: Call | null = null;
     try {

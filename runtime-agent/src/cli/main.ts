@@ -11,7 +11,7 @@ const USAGE = `Usage: tug [--host unix://PATH] COMMAND
 
 Commands:
   daemon [--socket PATH] [--data-root DIR] [--insecure-registry HOST]... [--storage-driver overlay2|vfs]
-                                                                           run the engine
+         [-D|--debug]                                                      run the engine (-D: log every request)
   pull IMAGE
   run [-d] [-i] [--rm] [--name NAME] [-e KEY=VALUE] [-w DIR] [-u USER] [--entrypoint CMD]
       [--hostname NAME] [--network host|none] [-m BYTES] [--cpus N] [--cpu-shares N]
@@ -192,8 +192,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const [command, ...args] = rest;
   if (command === 'daemon') {
-    const { flags } = parse(args, []);
+    const { flags } = parse(args, ['--debug', '-D']);
     const daemon = await startDaemon({
+      debug: on(flags, '--debug', '-D'),
       socket: one(flags, '--socket') ?? socketPath(one(global, '--host', '-H') ?? DEFAULT_SOCKET),
       dataRoot: one(flags, '--data-root') ?? DEFAULT_DATA_ROOT,
       insecureRegistries: all(flags, '--insecure-registry'),
@@ -204,7 +205,9 @@ async function main(argv: string[]): Promise<number> {
       for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, resolve);
     });
     await daemon.close();
-    return 0;
+    // Containers outlive the engine (their monitors hold on to them): a later engine takes them
+    // up again. Their monitors and exit watchers would keep this process alive until they end.
+    process.exit(0);
   }
   const host = one(global, '--host', '-H') ?? process.env.TUG_HOST ?? process.env.DOCKER_HOST ?? `unix://${DEFAULT_SOCKET}`;
   const client = new EngineClient(socketPath(host));

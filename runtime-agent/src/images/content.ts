@@ -65,15 +65,19 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Writes a file whole or not at all: temp name beside it, fsync, rename, fsync the folder. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const dir = join(file, '..');
+/**
+ * Writes a file whole or not at all: temp name beside it, rename. `durable` (the default) adds
+ * an fsync of the file before the rename and of the folder after, so that it also survives a
+ * power loss.
+ */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, options: { durable?: boolean; mode?: number } = {}): Promise<void> {
+  const { durable = true, mode = 0o644 } = options;
   const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
   try {
-    const handle = await open(tmp, 'wx', 0o644);
+    const handle = await open(tmp, 'wx', mode);
     try {
       await handle.writeFile(data);
-      await handle.sync();
+      if (durable) await handle.sync();
     } finally {
       await handle.close();
     }
@@ -82,7 +86,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     await rm(tmp, { force: true });
     throw error;
   }
-  await syncDir(dir);
+  if (durable) await syncDir(join(file, '..'));
 }
 
 export class ContentStore {

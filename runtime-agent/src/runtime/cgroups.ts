@@ -4,9 +4,9 @@
 // cgroup it did not create. Limits are converted the way Docker and runc convert them.
 
 import { constants } from 'node:fs';
-import { mkdir, open, readFile, readdir, rmdir, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rmdir, stat } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
-import { join, posix, resolve } from 'node:path';
+import { dirname, join, posix, resolve } from 'node:path';
 
 export interface Limits {
   /** Bytes (--memory); -1 is unlimited. */
@@ -48,6 +48,17 @@ export interface CgroupManager {
   /** The engine's parent cgroup directory in each hierarchy. */
   readonly parentDirs: string[];
   create(name: string, limits: Limits): Promise<Cgroup>;
+  /** A cgroup made earlier (by this engine or one before it), by name. */
+  open(name: string): Cgroup;
+  /** The names of the cgroups under the engine's parent. */
+  names(): Promise<string[]>;
+  /**
+   * Whether cgroups can be renamed with their processes in them: cgroup v1 can, v2 cannot (its
+   * kernfs has no rename). A standby monitor's cgroup becomes a container's by renaming.
+   */
+  readonly renames: boolean;
+  /** `cgroup` under a new name, with `limits` applied; checks the limits before it renames. */
+  rename(cgroup: Cgroup, name: string, limits: Limits): Promise<Cgroup>;
 }
 
 export interface CgroupOptions {
@@ -169,17 +180,44 @@ interface V1Hierarchy {
 }
 
 class V1Manager implements CgroupManager {
+  readonly renames = true;
   readonly version = 1;
   readonly parentDirs: string[];
   constructor(private readonly hierarchies: V1Hierarchy[]) {
     this.parentDirs = hierarchies.map((h) => h.parentDir);
   }
 
+  private dirs(name: string): Map<string, string> {
+    const dirs = new Map<string, string>();
+    for (const h of this.hierarchies) for (const c of h.controllers) dirs.set(c, join(h.parentDir, name));
+    return dirs;
+  }
+
+  open(name: string): Cgroup {
+    checkName(name);
+    return new V1Cgroup(name, this.dirs(name));
+  }
+
+  names(): Promise<string[]> {
+    return childCgroups(this.hierarchies[0].parentDir);
+  }
+
+  async rename(cgroup: Cgroup, name: string, limits: Limits): Promise<Cgroup> {
+    checkName(name);
+    const converted = convert(limits, true);
+    const dirs = this.dirs(name);
+    requireControllers(converted, (c) => dirs.has(c), 'is not mounted');
+    if (!(cgroup instanceof V1Cgroup)) throw new Error('not a cgroup of this manager');
+    await cgroup.renameTo(name);
+    const renamed = new V1Cgroup(name, dirs);
+    await renamed.apply(converted);
+    return renamed;
+  }
+
   async create(name: string, limits: Limits): Promise<Cgroup> {
     checkName(name);
     const converted = convert(limits, true);
-    const dirs = new Map<string, string>();
-    for (const h of this.hierarchies) for (const c of h.controllers) dirs.set(c, join(h.parentDir, name));
+    const dirs = this.dirs(name);
     requireControllers(converted, (c) => dirs.has(c), 'is not mounted');
     const created: string[] = [];
     try {
@@ -223,6 +261,24 @@ class V1Cgroup implements Cgroup {
   private file(controller: string, file: string): string | undefined {
     const dir = this.byController.get(controller);
     return dir && join(dir, file);
+  }
+
+  /** Renames its directory in every hierarchy; an empty one already there (left by a crash) goes first. */
+  async renameTo(name: string): Promise<void> {
+    checkName(name);
+    for (const dir of this.dirs) {
+      const target = join(dirname(dir), name);
+      try {
+        await rename(dir, target);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'EEXIST' && code !== 'ENOTEMPTY' && code !== 'EBUSY') throw new Error(`cannot rename cgroup ${dir}: ${(err as Error).message}`);
+        await rmdir(target).catch((e: Error) => {
+          throw new Error(`cannot rename cgroup ${dir} to ${name}: ${target} is in the way (${e.message})`);
+        });
+        await rename(dir, target);
+      }
+    }
   }
 
   async update(limits: Limits): Promise<void> {
@@ -301,8 +357,22 @@ class V1Cgroup implements Cgroup {
 // cgroup v2
 
 class V2Manager implements CgroupManager {
+  readonly renames = false;
   readonly version = 2;
   readonly parentDirs: string[];
+  open(name: string): Cgroup {
+    checkName(name);
+    return new V2Cgroup(name, join(this.parentDir, name));
+  }
+
+  names(): Promise<string[]> {
+    return childCgroups(this.parentDir);
+  }
+
+  rename(): Promise<Cgroup> {
+    return Promise.reject(new Error('cgroup v2 cannot rename a cgroup'));
+  }
+
   constructor(private readonly parentDir: string) {
     this.parentDirs = [parentDir];
   }
@@ -422,6 +492,12 @@ function requireControllers(l: Converted, has: (controller: string) => boolean, 
   for (const [needed, controller, flag] of needs) {
     if (needed && !has(controller)) throw new Error(`cannot apply ${flag}: the ${controller} cgroup controller ${why}`);
   }
+}
+
+/** The cgroups directly below `dir` (none when it does not exist yet). */
+async function childCgroups(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory()).map((e) => e.name);
 }
 
 /** mkdir for a container's cgroup; true when it made it. An empty one left by a crash is reused. */

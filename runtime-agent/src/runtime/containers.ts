@@ -13,7 +13,7 @@ import type { Snapshots } from '../images/snapshots';
 import type { Cgroup, CgroupManager, Limits } from './cgroups';
 import { generateName, VALID_NAME } from './names';
 import { defaultSpec, DOCKER_DEFAULT_CAPS, MS, type ContainerSpec } from './spec';
-import { alive, readExit, startShim, watchExit, type ExitStatus } from './shim';
+import { alive, readExit, startShim, watchExit, type ExitStatus, type Monitors, type Prepared } from './shim';
 import { resolveUser } from './users';
 
 export interface HostConfig {
@@ -144,6 +144,8 @@ export interface ContainerOptions {
   images: ImageStore;
   snapshots: Snapshots;
   cgroups: CgroupManager;
+  /** Where containers' monitors (and, ahead of need, their cgroups) come from. */
+  monitors: Monitors;
   events: Events;
   /** overlay2: the image's snapshots as overlay lower dirs; vfs: a full copy per container. */
   storageDriver: StorageDriver;
@@ -209,6 +211,8 @@ export class Containers {
       }
       const entry = this.track(record);
       if (record.State.Running) {
+        // Its cgroup is still there: for top and stats while it runs, and to remove when it ends.
+        entry.cgroup = this.options.cgroups.open(record.Id);
         const status = await readExit(join(entry.dir, 'exit'));
         if (status) await this.exited(entry, status);
         else if (record.ShimPid && alive(record.ShimPid)) this.watch(entry, record.ShimPid);
@@ -329,8 +333,13 @@ export class Containers {
     return { Id: id, Warnings: [] };
   }
 
+  /**
+   * A change of state (started, exited). It must survive the engine, not the machine: a power
+   * loss ends the container's processes too, and a record a step behind says no more than that.
+   * So no fsync on the path of every start and exit; the creation itself is durable.
+   */
   private async save(entry: Live): Promise<void> {
-    await writeFileAtomic(join(entry.dir, 'container.json'), JSON.stringify(entry.record));
+    await writeFileAtomic(join(entry.dir, 'container.json'), JSON.stringify(entry.record), { durable: false });
   }
 
   private emit(action: string, record: ContainerRecord, extra: Record<string, string> = {}): void {
@@ -351,16 +360,15 @@ export class Containers {
     if (!image) throw notFound(`No such image: ${record.Image}`);
     const lower = this.options.storageDriver === 'overlay2' ? await this.options.snapshots.prepare(image) : [];
     let spec: ContainerSpec;
+    let monitor: Prepared['monitor'];
     try {
-      spec = await this.spec(entry, lower);
+      ({ spec, monitor } = await this.spec(entry, lower));
     } catch (error) {
       throw new ApiError(400, (error as Error).message);
     }
-    await rm(join(entry.dir, 'exit'), { force: true });
-    await rm(join(entry.dir, 'exit.error'), { force: true });
     let shim;
     try {
-      shim = await startShim(join(entry.dir, 'spec'), spec);
+      shim = await startShim(join(entry.dir, 'spec'), spec, monitor);
     } catch (error) {
       await entry.cgroup?.destroy().catch(() => {});
       entry.cgroup = null;
@@ -417,7 +425,7 @@ export class Containers {
   }
 
   /** Everything the monitor needs to run this container. */
-  private async spec(entry: Live, lower: string[]): Promise<ContainerSpec> {
+  private async spec(entry: Live, lower: string[]): Promise<{ spec: ContainerSpec; monitor: Prepared['monitor'] }> {
     const { record, dir } = entry;
     const config = record.Config;
     const overlay = this.options.storageDriver === 'overlay2';
@@ -441,8 +449,6 @@ export class Containers {
     else if (host.CpuQuota && host.CpuQuota > 0) limits.cpus = host.CpuQuota / (host.CpuPeriod || 100_000);
     if (host.CpuShares) limits.cpuShares = host.CpuShares;
     if (host.PidsLimit && host.PidsLimit > 0) limits.pidsLimit = host.PidsLimit;
-    await entry.cgroupGone;
-    entry.cgroup = await this.options.cgroups.create(record.Id, limits);
 
     const network = host.NetworkMode ?? 'bridge';
     const rootfs = join(dir, 'rootfs');
@@ -466,12 +472,17 @@ export class Containers {
     await mkdir(join(writable, spec.cwd), { recursive: true });
     spec.env = env;
     spec.args = [record.Path, ...record.Args];
-    spec.cgroupProcs = entry.cgroup.procsFiles;
     spec.log = record.LogPath;
     if (config.OpenStdin) spec.stdin = join(dir, 'stdin');
     spec.pidFile = join(dir, 'pid');
     spec.exitFile = join(dir, 'exit');
-    return spec;
+    // Last, since nothing after it may fail: the monitor chosen here waits for this spec.
+    await entry.cgroupGone;
+    const prepared = await this.options.monitors.prepare(record.Id, limits);
+    entry.cgroup = prepared.cgroup;
+    spec.cgroupProcs = prepared.cgroup.procsFiles;
+    spec.staged = prepared.staged;
+    return { spec, monitor: prepared.monitor };
   }
 
   /** The host pid of a running container's init, or a 409 naming the container. */

@@ -6,6 +6,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Cgroup, CgroupManager, Limits } from './cgroups';
 import { writeSpec, type ContainerSpec } from './spec';
 
 /** dist/tug-shim next to the running bundle (dist/tug.js), else under ./dist; TUG_SHIM overrides. */
@@ -34,26 +36,162 @@ export interface ShimProcess {
 
 type Monitor = ChildProcessWithoutNullStreams;
 
-let standby: Monitor | null = null;
-
-/** A monitor forked ahead of need, waiting for its spec (forking this big process is slow). */
-function spawnStandby(): Monitor {
-  const child = spawn(SHIM_PATH, ['--standby'], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+/** A monitor started with `--standby`: it waits for a spec's path on stdin. */
+function spawnMonitor(procsFiles: string[] = []): Monitor {
+  const child = spawn(SHIM_PATH, ['--standby', ...procsFiles], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
   child.on('error', () => {}); // reported when it is used
-  // An unused standby keeps nothing alive; when this process ends, its stdin closes and it goes.
-  child.unref();
-  for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref(): void }).unref();
   return child;
 }
 
-/** The waiting monitor (or a new one), with the next one forked right after. */
-function takeStandby(): Monitor {
-  const ready = standby && standby.pid !== undefined && standby.exitCode === null && standby.signalCode === null ? standby : spawnStandby();
-  standby = null;
-  setImmediate(() => (standby ??= spawnStandby()));
-  ready.ref();
-  for (const stream of [ready.stdin, ready.stdout, ready.stderr]) (stream as unknown as { ref(): void }).ref();
-  return ready;
+/** Whether a monitor keeps this process alive: a standby does not, one running a container does. */
+function holdOpen(monitor: Monitor, hold: boolean): void {
+  for (const handle of [monitor, monitor.stdin, monitor.stdout, monitor.stderr] as unknown as { ref(): void; unref(): void }[]) {
+    if (hold) handle.ref();
+    else handle.unref();
+  }
+}
+
+/** A monitor forked ahead of need, with (on cgroup v1) its container's process waiting in a cgroup. */
+interface Standby {
+  monitor: Monitor;
+  cgroup: Cgroup | null;
+  /** 'staging' until the monitor says its process is in the cgroup. */
+  state: 'staging' | 'staged' | 'plain' | 'failed';
+  /** Given to a container or discarded: its end is no longer the standby's business. */
+  taken?: boolean;
+}
+
+/** How a container will start: its cgroup, its monitor, and whether its process waits there already. */
+export interface Prepared {
+  cgroup: Cgroup;
+  monitor: Monitor;
+  staged: boolean;
+}
+
+/**
+ * Monitors for containers, one always forked ahead of need: forking this big process is slow,
+ * and on cgroup v1 so is moving a process into cgroups (an RCU grace period, 10-20 ms). A
+ * standby pays both before a container is asked for; its cgroup is renamed to the container's.
+ */
+export class Monitors {
+  private standby: Standby | null = null;
+  private forking: Promise<void> | null = null;
+  private closed = false;
+  /** Set when staging failed once: later standbys are plain. */
+  private noStaging = false;
+  /** Cgroups of standbys that ended on their own, being removed. */
+  private readonly removing = new Set<Promise<void>>();
+
+  constructor(private readonly cgroups: CgroupManager) {}
+
+  /**
+   * Removes the cgroups of standbys that engines no longer running left (other engines may share
+   * the parent cgroup), then forks the first standby.
+   */
+  async open(): Promise<void> {
+    for (const name of await this.cgroups.names()) {
+      const owner = STANDBY_NAME.exec(name)?.[1];
+      if (owner && !alive(Number(owner))) await this.cgroups.open(name).destroy().catch(() => {});
+    }
+    this.refill();
+  }
+
+  private refill(): void {
+    if (this.closed || this.standby || this.forking) return;
+    this.forking = this.fork()
+      .then((standby) => void (this.standby = standby), () => {})
+      .finally(() => (this.forking = null));
+  }
+
+  private async fork(): Promise<Standby> {
+    const stage = this.cgroups.renames && !this.noStaging;
+    const cgroup = stage ? await this.cgroups.create(`standby-${process.pid}-${randomBytes(6).toString('hex')}`, {}) : null;
+    const monitor = spawnMonitor(cgroup?.procsFiles);
+    holdOpen(monitor, false);
+    const standby: Standby = { monitor, cgroup, state: cgroup ? 'staging' : 'plain' };
+    if (cgroup) {
+      let said = '';
+      const listen = (text: Buffer) => {
+        said += text.toString();
+        if (!said.includes('\n')) return;
+        monitor.stdout.off('data', listen);
+        standby.state = said === 'staged\n' ? 'staged' : 'failed';
+      };
+      monitor.stdout.on('data', listen);
+    }
+    monitor.once('close', () => {
+      if (standby.taken) return;
+      if (this.standby === standby) this.standby = null;
+      if (!cgroup) return;
+      if (standby.state !== 'staged') this.noStaging = true;
+      standby.state = 'failed';
+      const removed = cgroup.destroy().catch(() => {});
+      this.removing.add(removed);
+      void removed.then(() => this.removing.delete(removed));
+    });
+    return standby;
+  }
+
+  /**
+   * The cgroup (with `limits`) and the monitor for the container `name`: the standby's, renamed,
+   * when its process is in place; else a new cgroup and a plain monitor.
+   */
+  async prepare(name: string, limits: Limits): Promise<Prepared> {
+    const standby = this.standby?.state === 'staged' || this.standby?.state === 'plain' ? this.standby : null;
+    if (standby) {
+      this.standby = null;
+      standby.taken = true;
+    }
+    this.refill();
+    let monitor: Monitor | undefined;
+    if (standby?.cgroup) {
+      try {
+        const cgroup = await this.cgroups.rename(standby.cgroup, name, limits);
+        holdOpen(standby.monitor, true);
+        return { cgroup, monitor: standby.monitor, staged: true };
+      } catch (error) {
+        await discard(standby);
+        // Limits this host cannot apply get their error; a failed rename, the plain way below.
+        if (!/^cannot rename/.test((error as Error).message)) throw error;
+      }
+    } else {
+      monitor = standby?.monitor;
+    }
+    let cgroup: Cgroup;
+    try {
+      cgroup = await this.cgroups.create(name, limits);
+    } catch (error) {
+      monitor?.stdin.end();
+      throw error;
+    }
+    monitor ??= spawnMonitor();
+    holdOpen(monitor, true);
+    return { cgroup, monitor, staged: false };
+  }
+
+  /** Lets the standby go (its process with it) and removes its cgroup. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.forking;
+    const standby = this.standby;
+    this.standby = null;
+    if (standby) await discard(standby);
+    await Promise.all(this.removing);
+  }
+}
+
+/** A standby's cgroup: `standby-<the engine's pid>-<random>`. */
+const STANDBY_NAME = /^standby-(\d+)-[0-9a-f]+$/;
+
+/** Ends a standby that will not be used: closing its stdin ends it, and its waiting process. */
+async function discard(standby: Standby): Promise<void> {
+  const { monitor } = standby;
+  standby.taken = true; // its cgroup is removed here, not by its close handler
+  holdOpen(monitor, true); // this process waits for its end
+  const gone = monitor.exitCode !== null || monitor.signalCode !== null ? Promise.resolve() : new Promise((resolve) => monitor.once('close', resolve));
+  monitor.stdin.end();
+  await gone;
+  await standby.cgroup?.destroy().catch(() => {});
 }
 
 /**
@@ -61,12 +199,17 @@ function takeStandby(): Monitor {
  * the reason when it could not start (e.g. `exec: "nope": executable file not found in $PATH`).
  * The monitor stays a child of this process, so `exited` keeps Node running until it ends.
  */
-export async function startShim(specPath: string, spec: ContainerSpec): Promise<ShimProcess> {
-  await writeSpec(specPath, spec);
-  // Files left by an earlier run of the same container would tell of that run, not this one.
-  await Promise.all([spec.exitFile, `${spec.exitFile}.error`, spec.pidFile].map((file) => rm(file, { force: true })));
-
-  const child = takeStandby();
+export async function startShim(specPath: string, spec: ContainerSpec, monitor?: Monitor): Promise<ShimProcess> {
+  let child = monitor;
+  try {
+    await writeSpec(specPath, spec);
+    // Files left by an earlier run of the same container would tell of that run, not this one.
+    await Promise.all([spec.exitFile, `${spec.exitFile}.error`, spec.pidFile].map((file) => rm(file, { force: true })));
+  } catch (error) {
+    child?.stdin.end();
+    throw error;
+  }
+  child ??= spawnMonitor();
   child.stdin.end(`${specPath}\n`);
   let spawnError: Error | undefined;
   const ended = new Promise<string>((resolve) => {

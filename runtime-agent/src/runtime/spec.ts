@@ -34,13 +34,14 @@
 //   env* NAME=VALUE
 //   arg* ARG
 //   cgroup-procs* FILE
+//   staged                         (no field) the cgroups hold the standby monitor's process already
 //   log PATH
 //   stdin PATH
 //   pid-file PATH
 //   exit-file PATH
 
-import { open, rename, rm } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { writeFileAtomic } from '../images/content';
+import { isAbsolute, resolve } from 'node:path';
 
 export type Namespace = 'mount' | 'pid' | 'uts' | 'ipc' | 'cgroup' | 'network';
 
@@ -98,6 +99,11 @@ export interface ContainerSpec {
   args: string[];
   /** Files (cgroup.procs of each hierarchy) the container's pid is written to before it runs. */
   cgroupProcs: string[];
+  /**
+   * The cgroups of cgroupProcs are the ones a standby monitor cloned its waiting process into
+   * (tug-shim --standby), renamed: that process becomes the container if the namespaces agree.
+   */
+  staged?: boolean;
   /** The Docker json-file log the monitor appends to. */
   log: string;
   /** A FIFO the monitor creates; the container's stdin reads it (EOF once its writer has gone). */
@@ -361,6 +367,7 @@ export function serializeSpec(spec: ContainerSpec): string {
   if (spec.args.length === 0 || spec.args[0] === '') throw new Error('no command specified');
   for (const a of spec.args) add('arg', field(a, 'argument'));
   for (const file of spec.cgroupProcs) add('cgroup-procs', hostPath(file, 'cgroup.procs file'));
+  if (spec.staged) add('staged');
   add('log', hostPath(spec.log, 'log'));
   if (spec.stdin !== undefined) add('stdin', hostPath(spec.stdin, 'stdin'));
   add('pid-file', hostPath(spec.pidFile, 'pidFile'));
@@ -368,27 +375,10 @@ export function serializeSpec(spec: ContainerSpec): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Writes the spec for the helper: to a temp name, fsynced, renamed into place. */
+/**
+ * Writes the spec for the helper, whole or not at all. It is read at once and written afresh at
+ * every start, so it needs no fsync.
+ */
 export async function writeSpec(path: string, spec: ContainerSpec): Promise<void> {
-  const text = serializeSpec(spec);
-  const temp = `${path}.${process.pid}.tmp`;
-  try {
-    const file = await open(temp, 'w', 0o600);
-    try {
-      await file.writeFile(text);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-  const dir = await open(dirname(path), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await writeFileAtomic(path, serializeSpec(spec), { durable: false, mode: 0o600 });
 }
