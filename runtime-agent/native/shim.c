@@ -29,8 +29,9 @@
  *
  * What the monitor writes:
  *   - stdout: "staged", one line, when a standby has its process in the cgroups (see below);
- *     its own pid, one line, once the container's process has been exec'd; then stdout is
- *     closed. Nothing more is printed when the container fails to start.
+ *     "<its own pid> <the container's host pid>", one line, once the container's process has
+ *     been exec'd; then stdout is closed. Nothing more is printed when the container fails to
+ *     start.
  *   - pid-file: the container's host pid (temp file, fsync, rename) once it is running.
  *   - log: one JSON object per line, {"log":"...","stream":"stdout"|"stderr","time":"..."},
  *     split as Docker's json-file driver splits (at newlines and every 16 KiB).
@@ -1533,9 +1534,9 @@ int main(int argc, char **argv)
 		reap(pid, &code, &sig);
 		start_failed(reason, code, sig);
 	}
-	snprintf(line, sizeof line, "%d\n", getpid());
+	snprintf(line, sizeof line, "%d %d\n", getpid(), pid);
 	if (write_all(1, line, strlen(line)) < 0 && errno != EPIPE)
-		warn("write the monitor's pid: %s", strerror(errno));
+		warn("write the pids: %s", strerror(errno));
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0 || dup2(devnull, 1) < 0)
 		warn("close stdout: %s", strerror(errno));

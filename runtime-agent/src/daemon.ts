@@ -35,6 +35,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     async close() {
       await api.close();
       await engine.monitors.close();
+      await engine.containers.flush();
       // The engine's own cgroups go when empty; containers that outlive it keep them.
       for (const dir of engine.cgroups.parentDirs) await rmdir(dir).catch(() => {});
     },

@@ -694,7 +694,7 @@ describe('the native helper', { skip: isRoot ? false : 'needs root (namespaces, 
     assert.deepEqual((await logEntries(container)).map((e) => e.log), ['ready\n', 'hup\n']);
   });
 
-  test('the monitor prints its pid, closes its stdout, and leads its own session', async () => {
+  test('the monitor prints its pid and the container\'s, closes its stdout, and leads its own session', async () => {
     const { dir, spec } = await makeSpec(['sleep', '60']);
     await writeSpec(join(dir, 'spec'), spec);
     const child = spawn(SHIM_PATH, [join(dir, 'spec')], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -705,7 +705,7 @@ describe('the native helper', { skip: isRoot ? false : 'needs root (namespaces, 
     cleanups.push(async () => {
       if (!(await readExit(spec.exitFile))) process.kill(pid, 'SIGKILL'); // the test failed midway
     });
-    assert.equal(stdout, `${child.pid}\n`);
+    assert.equal(stdout, `${child.pid} ${pid}\n`);
     assert.equal(await readExit(spec.exitFile), null);
     const stat = (await readFile(`/proc/${child.pid}/stat`, 'utf8')).split(') ')[1].split(' ');
     assert.equal(Number(stat[3]), child.pid, 'the monitor is the leader of its session');

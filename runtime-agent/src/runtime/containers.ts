@@ -136,6 +136,10 @@ interface Live {
   markStopped: () => void;
   /** Attached readers still reading the log: --rm waits for them. */
   readers: number;
+  /** Called when the last reader is done. */
+  readersDone: (() => void)[];
+  /** The record's writes, in order (see save). */
+  saving: Promise<void>;
   stopping: boolean;
 }
 
@@ -224,9 +228,14 @@ export class Containers {
   private track(record: ContainerRecord): Live {
     let markRemoved = () => {};
     const removed = new Promise<void>((resolve) => (markRemoved = resolve));
-    const entry: Live = { record, dir: join(this.root, record.Id), cgroup: null, exit: null, removed, markRemoved, exitWaiters: [], startWaiters: [], readers: 0, stopping: false, stopped: Promise.resolve(), markStopped: () => {} };
+    const entry: Live = { record, dir: join(this.root, record.Id), cgroup: null, exit: null, removed, markRemoved, exitWaiters: [], startWaiters: [], readers: 0, readersDone: [], saving: Promise.resolve(), stopping: false, stopped: Promise.resolve(), markStopped: () => {} };
     this.live.set(record.Id, entry);
     return entry;
+  }
+
+  /** Settles when every record's writes so far are done (before the engine exits). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.live.values()].map((entry) => entry.saving));
   }
 
   list(): ContainerRecord[] {
@@ -334,12 +343,16 @@ export class Containers {
   }
 
   /**
-   * A change of state (started, exited). It must survive the engine, not the machine: a power
-   * loss ends the container's processes too, and a record a step behind says no more than that.
-   * So no fsync on the path of every start and exit; the creation itself is durable.
+   * Saves a change of state (started, exited), after the saves before it. It must survive the
+   * engine, not the machine: a power loss ends the container's processes too, and a record a
+   * step behind says no more than that. So no fsync on the path of every start and exit; the
+   * creation itself is durable. A failure is logged as well as returned.
    */
-  private async save(entry: Live): Promise<void> {
-    await writeFileAtomic(join(entry.dir, 'container.json'), JSON.stringify(entry.record), { durable: false });
+  private save(entry: Live): Promise<void> {
+    const json = JSON.stringify(entry.record);
+    const write = entry.saving.then(() => writeFileAtomic(join(entry.dir, 'container.json'), json, { durable: false }));
+    entry.saving = write.catch((error: Error) => console.error(`container ${entry.record.Id}: cannot save its state: ${error.message}`));
+    return write;
   }
 
   private emit(action: string, record: ContainerRecord, extra: Record<string, string> = {}): void {
@@ -388,7 +401,8 @@ export class Containers {
     };
     record.ShimPid = shim.shimPid;
     entry.stopped = new Promise((resolve) => (entry.markStopped = resolve));
-    await this.save(entry);
+    // Saved while the answer goes out: the monitor holds the container whatever happens here.
+    void this.save(entry).catch(() => {});
     this.emit('start', record);
     for (const waiter of entry.startWaiters.splice(0)) waiter();
     entry.exit = shim.exited.then((status) => this.exited(entry, status));
@@ -419,7 +433,14 @@ export class Containers {
     for (const waiter of entry.exitWaiters.splice(0)) waiter(status.exitCode);
     if (record.HostConfig.AutoRemove) {
       // Attached clients read the output to its end first.
-      for (let waited = 0; entry.readers > 0 && waited < 10_000; waited += 10) await sleep(10);
+      if (entry.readers > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          entry.readersDone.push(resolve);
+          timer = setTimeout(resolve, 10_000);
+        });
+        clearTimeout(timer);
+      }
       await this.remove(record.Id, { force: true }).catch(() => {});
     }
   }
@@ -564,6 +585,7 @@ export class Containers {
     }
     record.State.Status = 'removing';
     this.live.delete(record.Id);
+    await entry.saving;
     // Renamed aside at once (the record with it), deleted in the background: `--rm` need not wait.
     const trash = join(this.root, `.removing-${record.Id}`);
     await rename(entry.dir, trash).catch(() => rm(entry.dir, { recursive: true, force: true }));
@@ -602,7 +624,7 @@ export class Containers {
     entry.readers++;
     let done = false;
     return () => {
-      if (!done) entry.readers--;
+      if (!done && --entry.readers === 0) for (const resolve of entry.readersDone.splice(0)) resolve();
       done = true;
     };
   }

@@ -202,9 +202,8 @@ async function discard(standby: Standby): Promise<void> {
 export async function startShim(specPath: string, spec: ContainerSpec, monitor?: Monitor): Promise<ShimProcess> {
   let child = monitor;
   try {
-    await writeSpec(specPath, spec);
     // Files left by an earlier run of the same container would tell of that run, not this one.
-    await Promise.all([spec.exitFile, `${spec.exitFile}.error`, spec.pidFile].map((file) => rm(file, { force: true })));
+    await Promise.all([writeSpec(specPath, spec), ...[spec.exitFile, `${spec.exitFile}.error`, spec.pidFile].map((file) => rm(file, { force: true }))]);
   } catch (error) {
     child?.stdin.end();
     throw error;
@@ -229,7 +228,7 @@ export async function startShim(specPath: string, spec: ContainerSpec, monitor?:
   let stdout = '';
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  // The monitor prints its pid once the container's process has been exec'd.
+  // The monitor prints its pid and the container's once the container's process has been exec'd.
   const started = await new Promise<boolean>((resolve) => {
     child.stdout.setEncoding('utf8').on('data', (text: string) => {
       stdout += text;
@@ -245,9 +244,9 @@ export async function startShim(specPath: string, spec: ContainerSpec, monitor?:
   }
   child.stdout.destroy();
   child.stderr.destroy();
-  const pid = Number((await readFile(spec.pidFile, 'utf8')).trim());
-  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`${spec.pidFile} holds no pid`);
-  return { shimPid: child.pid ?? Number(stdout.trim()), pid, exited };
+  const [shimPid, pid] = stdout.trim().split(' ').map(Number);
+  if (!(pid > 0) || !(shimPid > 0)) throw new Error(`the container monitor printed no pids but ${JSON.stringify(stdout)}`);
+  return { shimPid, pid, exited };
 }
 
 /** The exit status a monitor recorded, or null while there is none. */
