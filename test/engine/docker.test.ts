@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { existsSync } from 'node:fs';
@@ -379,6 +380,78 @@ describe('pulls the engine must refuse or authenticate', () => {
     assert.notEqual(through.code, 0);
     assert.match(through.stderr, /symlink of a lower layer/);
     assert.ok(!existsSync(`/tmp/tug-escape-lower-${process.pid}`), 'nothing written through the lower layer\'s symlink');
+  });
+});
+
+describe('pulls in a process of their own', () => {
+  /** The daemon's child processes that are pulls. */
+  const pullProcesses = async (daemon: number) => {
+    const found: number[] = [];
+    for (const name of await readdir('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== daemon) continue;
+      if ((await readFile(`/proc/${name}/environ`, 'utf8').catch(() => '')).split('\0').includes('TUG_PULL_PROCESS=1')) found.push(Number(name));
+    }
+    return found;
+  };
+
+  test('two pulls at once of images sharing a layer both complete, each in its own process', async () => {
+    const e = await startEngine();
+    try {
+      const seen = new Set<number>();
+      let pulling = true;
+      const watching = (async () => {
+        while (pulling) {
+          for (const pid of await pullProcesses(e.pid)) seen.add(pid);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      })();
+      const [a, b] = await Promise.all([e.docker(['pull', busybox]), e.docker(['pull', layered])]);
+      pulling = false;
+      await watching;
+      assert.equal(a.code, 0, a.stderr);
+      assert.equal(b.code, 0, b.stderr);
+      assert.ok(seen.size >= 1, 'the pulls ran in processes of the engine\'s');
+      assert.equal((await e.docker(['run', '--rm', layered, 'cat', '/data/keep'])).stdout, 'keep\n');
+      assert.equal((await e.docker(['run', '--rm', busybox, 'echo', 'ok'])).stdout, 'ok\n');
+      assert.deepEqual(await pullProcesses(e.pid), [], 'no pull process is left');
+    } finally {
+      await e.stop();
+    }
+  });
+
+  test('a pull whose client goes away ends its process and leaves nothing half-written', async () => {
+    const layer = await tarOf([{ name: 'big', body: randomBytes(300_000).toString('hex') }]);
+    const pushed = await pushImage(registry, 'hangs/app', '1', { layers: [await busyboxLayer(), layer] });
+    const proxy = await startProxy(registry.host, { stall: (path) => path.endsWith(`/blobs/${pushed.layerDigests[1]}`) });
+    const e = await startEngine();
+    try {
+      // The API directly: the stream is read until the stalled layer downloads, then dropped.
+      await new Promise<void>((resolve, reject) => {
+        const req = request({ socketPath: e.socket, method: 'POST', path: `/images/create?fromImage=${proxy.host}/hangs/app&tag=1` }, (res) => {
+          res.on('data', (data: Buffer) => {
+            if (data.toString().includes(`"status":"Downloading"`) && data.toString().includes(pushed.layerDigests[1].slice(7, 19))) {
+              req.destroy();
+              resolve();
+            }
+          });
+          res.on('end', () => reject(new Error('the pull ended before the stalled layer downloaded')));
+        });
+        req.on('error', () => {});
+        req.end();
+      });
+      for (let i = 0; (await pullProcesses(e.pid)).length > 0; i++) {
+        assert.ok(i < 500, 'the pull process ends');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.deepEqual(await readdir(join(e.dataRoot, 'content', 'ingest')).catch(() => []), []);
+      assert.deepEqual((await readdir(join(e.dataRoot, 'snapshots')).catch(() => [])).filter((n) => n.startsWith('.')), []);
+      assert.equal((await e.docker(['image', 'inspect', `${proxy.host}/hangs/app:1`])).code, 1);
+    } finally {
+      await e.stop();
+      await proxy.close();
+    }
   });
 });
 

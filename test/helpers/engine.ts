@@ -44,15 +44,21 @@ export function run(command: string, args: string[], options: { input?: string; 
   });
 }
 
-/** `dir`: the directory of an engine stopped with `keep`, to start again on its data. */
-export async function startEngine(options: { insecureRegistries?: string[]; args?: string[]; dir?: string } = {}): Promise<TestEngine> {
+/**
+ * `dir`: the directory of an engine stopped with `keep`, to start again on its data; `nodeArgs`:
+ * node's flags instead of those dist/tug.js names on its first line (a profiler's, say).
+ */
+export async function startEngine(options: { insecureRegistries?: string[]; args?: string[]; dir?: string; nodeArgs?: string[] } = {}): Promise<TestEngine> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'tug-engine-')));
   const socket = join(dir, 'tug.sock');
   const dataRoot = join(dir, 'data');
-  const args = ['dist/tug.js', 'daemon', '--socket', socket, '--data-root', dataRoot];
+  // dist/tug.js runs with the node flags of its first line, as people start it.
+  const args = ['daemon', '--socket', socket, '--data-root', dataRoot];
   for (const r of options.insecureRegistries ?? []) args.push('--insecure-registry', r);
   args.push(...(options.args ?? []));
-  const daemon: ChildProcess = spawn('node', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const daemon: ChildProcess = options.nodeArgs
+    ? spawn('node', [...options.nodeArgs, 'dist/tug.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn('dist/tug.js', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   daemon.stdout?.on('data', (d) => (log += d));
   daemon.stderr?.on('data', (d) => (log += d));

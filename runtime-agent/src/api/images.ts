@@ -2,7 +2,7 @@
 
 import type { Engine } from '../engine';
 import { familiarName, type ImageRecord } from '../images/store';
-import { pull } from '../registry/pull';
+import { pullInChild, type PullRequest } from '../registry/pull-process';
 import { formatReference, parseReference } from '../registry/reference';
 import { parsePlatform } from '../../../server/src/dockerfile/platform';
 import { badRequest, conflict, notFound } from './errors';
@@ -90,16 +90,15 @@ export function imageRoutes(api: ApiServer, engine: Engine): void {
     const write = (message: object) => res.write(JSON.stringify(message) + '\r\n');
     engine.pulls++;
     try {
-      await pull(ref, {
-        content: engine.content,
-        store: images,
-        snapshots: engine.snapshots,
+      const request: PullRequest = {
+        reference: ref,
+        content: engine.content.root,
+        snapshots: engine.snapshots.root,
         ...(platform ? { platform } : {}),
         insecure: engine.options.insecureRegistries,
         auth: registryAuth(call.req.headers['x-registry-auth']),
-        onProgress: write,
-        signal: call.closed,
-      });
+      };
+      await pullInChild(request, images, write, call.closed);
       engine.events.emit('image', 'pull', familiarName(ref), { name: familiarName(ref) });
     } catch (error) {
       const message = (error as Error).message;

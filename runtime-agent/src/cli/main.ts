@@ -5,6 +5,7 @@ import { Demultiplexer } from '../api/stream';
 import { DEFAULT_DATA_ROOT, DEFAULT_SOCKET, startDaemon } from '../daemon';
 import type { StorageDriver } from '../runtime/containers';
 import { isLayerWorker } from '../images/layer-worker';
+import { isPullProcess } from '../registry/pull-process';
 import { EngineClient, EngineError, socketPath } from './client';
 
 const USAGE = `Usage: tug [--host unix://PATH] COMMAND
@@ -301,8 +302,8 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// A layer worker thread runs this bundle too, for its own work only.
-if (!isLayerWorker) main(process.argv.slice(2)).then(
+// A layer worker thread and a pull's process run this bundle too, for their own work only.
+if (!isLayerWorker && !isPullProcess) main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },

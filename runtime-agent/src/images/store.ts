@@ -113,11 +113,14 @@ export class ImageStore {
   /** Writes of the state, one at a time. */
   private queue: Promise<unknown> = Promise.resolve();
 
-  /** `root` is the store's own folder (the data root's images/). Loads synchronously. */
-  constructor(root: string) {
+  /**
+   * `root` is the store's own folder (the data root's images/). Loads synchronously, unless given
+   * the `records` (a copy of another process's store, which only reads from it).
+   */
+  constructor(root: string, records?: ImageRecord[]) {
     this.dir = root;
     this.file = join(this.dir, 'index.json');
-    this.images = this.load();
+    this.images = records ? new Map(records.map((r) => [r.id, r])) : this.load();
   }
 
   private load(): Map<string, ImageRecord> {
