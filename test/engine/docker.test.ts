@@ -446,7 +446,7 @@ describe('pulls in a process of their own', () => {
         await new Promise((r) => setTimeout(r, 20));
       }
       assert.deepEqual(await readdir(join(e.dataRoot, 'content', 'ingest')).catch(() => []), []);
-      assert.deepEqual((await readdir(join(e.dataRoot, 'snapshots')).catch(() => [])).filter((n) => n.startsWith('.')), []);
+      assert.deepEqual((await readdir(join(e.dataRoot, 'snapshots')).catch(() => [])).filter((n) => n.startsWith('.')), [], e.log());
       assert.equal((await e.docker(['image', 'inspect', `${proxy.host}/hangs/app:1`])).code, 1);
     } finally {
       await e.stop();

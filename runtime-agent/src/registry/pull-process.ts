@@ -82,6 +82,7 @@ class EngineStore extends ImageStore {
   private pending: { resolve: (record: ImageRecord) => void; reject: (error: Error) => void } | null = null;
 
   override add(record: ImageRecord): Promise<ImageRecord> {
+    if (!process.connected) return Promise.reject(new Error('the engine went away'));
     process.send!({ add: record } satisfies FromChild);
     return new Promise((resolve, reject) => (this.pending = { resolve, reject }));
   }
@@ -97,9 +98,15 @@ class EngineStore extends ImageStore {
 if (isPullProcess) {
   const controller = new AbortController();
   let store: EngineStore | null = null;
-  const send = (message: FromChild) => process.send!(message);
+  // Once the engine has gone (or the answer is sent), there is nobody to tell.
+  const send = (message: FromChild) => {
+    if (process.connected) process.send!(message);
+  };
   // The engine gone (its channel closed): nothing is waiting for this pull any more.
-  process.once('disconnect', () => controller.abort(new Error('the engine went away')));
+  process.once('disconnect', () => {
+    controller.abort(new Error('the engine went away'));
+    store?.answer({ addFailed: 'the engine went away' });
+  });
   process.on('message', (message: ToChild) => {
     if ('abort' in message) controller.abort(new Error('the pull was cancelled'));
     else if ('start' in message) {

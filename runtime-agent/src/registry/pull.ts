@@ -6,7 +6,7 @@
 
 import { formatPlatform, hostPlatform, type Platform } from '../../../server/src/dockerfile/platform';
 import { ContentStore, DigestMismatchError, digestHex, SizeMismatchError } from '../images/content';
-import { chainIds, type Snapshots } from '../images/snapshots';
+import { chainIds, type SnapshotInfo, type Snapshots } from '../images/snapshots';
 import { familiarName, type ImageConfig, type ImageRecord, type ImageStore, type LayerRef } from '../images/store';
 import { limiter } from '../limiter';
 import { MEDIA, RegistryError, Repository, type Descriptor, type RegistryAuth } from './client';
@@ -351,6 +351,8 @@ async function fetchLayers(
     return checkConfig(await content.readJson<unknown>(configDesc.digest), configDesc.digest, descs.length);
   })();
 
+  // Unpacks begun: an abort lets them finish (a worker cannot be stopped midway) and clean up.
+  const unpacks: (Promise<SnapshotInfo> | null)[] = [];
   // Unpacking goes in order, each layer as soon as it and the ones below are in.
   const extraction = (async () => {
     const config = await configDownload;
@@ -362,16 +364,17 @@ async function fetchLayers(
     }));
     // Each layer unpacks as soon as it is downloaded, side by side with the others; they are
     // put in place (and reported complete) bottom up.
-    const unpacks = descs.map((d, i) => {
+    unpacks.push(...descs.map((d, i) => {
       if (exists[i]) return null;
       return downloads.get(d.digest)!.then(() => {
+        controller.signal.throwIfAborted();
         const progress = progressOf(emit, shortId(d.digest), 'Extracting', d.size);
         return snapshots.unpack(layers, i, (n) => progress.add(n), controller.signal).then((info) => {
           progress.done();
           return info;
         });
       });
-    });
+    }));
     for (const p of unpacks) p?.catch(() => {}); // awaited in order below
     let size = 0;
     for (const [i, d] of descs.entries()) {
@@ -395,7 +398,7 @@ async function fetchLayers(
   } catch (error) {
     // Stop the other downloads, and let everything settle before saying so.
     controller.abort(error);
-    await Promise.allSettled([...others, extraction]);
+    await Promise.allSettled([...others, extraction, ...unpacks]);
     throw error;
   }
 }
