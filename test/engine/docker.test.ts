@@ -342,6 +342,33 @@ describe('pulls the engine must refuse or authenticate', () => {
     }
   });
 
+  test('docker login checks credentials with the registry; the CLI keeps them and pulls with them', async () => {
+    const proxy = await startProxy(registry.host, { users: { user: 'pass' } });
+    const config = await mkdtemp(join(tmpdir(), 'tug-docker-config-'));
+    const basicProxy = await startProxy(registry.host, {});
+    try {
+      await pushImage(registry, 'secret/login', '1', { layers: [await busyboxLayer()] });
+      const withConfig = (args: string[], input?: string) => engine.docker(args, { env: { DOCKER_CONFIG: config }, ...(input ? { input } : {}) });
+      const wrong = await withConfig(['login', proxy.host, '-u', 'user', '--password-stdin'], 'nope\n');
+      assert.equal(wrong.code, 1);
+      assert.match(wrong.stderr, new RegExp(`Error response from daemon: login attempt to http://${proxy.host}/v2/ failed with status: 401 Unauthorized`));
+      const right = await withConfig(['login', proxy.host, '-u', 'user', '--password-stdin'], 'pass\n');
+      assert.equal(right.code, 0, right.stderr);
+      assert.match(right.stdout, /Login Succeeded/);
+      assert.ok(proxy.tokenRequests.some((t) => t.user === 'user'), 'the token server saw the credentials');
+      const stored = JSON.parse(await readFile(join(config, 'config.json'), 'utf8')) as { auths: Record<string, { auth: string }> };
+      assert.equal(Buffer.from(stored.auths[proxy.host].auth, 'base64').toString(), 'user:pass');
+      const pulled = await withConfig(['pull', `${proxy.host}/secret/login:1`]);
+      assert.equal(pulled.code, 0, pulled.stderr);
+      // A registry that asks for nothing takes anyone, as Docker's does.
+      assert.equal((await withConfig(['login', basicProxy.host, '-u', 'anyone', '--password-stdin'], 'x\n')).code, 0);
+    } finally {
+      await proxy.close();
+      await basicProxy.close();
+      await rm(config, { recursive: true, force: true });
+    }
+  });
+
   test('a blob whose bytes do not match its digest is refused, and nothing of it is stored', async () => {
     const pushed = await pushImage(registry, 'bad/blob', '1', { layers: [await tarOf([{ name: 'only-here', body: 'x'.repeat(5000) }])] });
     const proxy = await startProxy(registry.host, { corrupt: (path) => path.endsWith(`/blobs/${pushed.layerDigests[0]}`) });

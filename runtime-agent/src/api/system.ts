@@ -1,8 +1,10 @@
-// /_ping, /version, /info and /events.
+// /_ping, /version, /info, /events and /auth.
 
 import { cpus, hostname, release, totalmem } from 'node:os';
 import type { Engine } from '../engine';
 import { matches } from '../events';
+import { login, RegistryError } from '../registry/client';
+import { ApiError, badRequest } from './errors';
 import { API_VERSION, MIN_API_VERSION, type ApiServer } from './server';
 
 export const ENGINE_VERSION = '0.1.0';
@@ -21,6 +23,21 @@ export function systemRoutes(api: ApiServer, engine: Engine): void {
     call.header('Cache-Control', 'no-cache, no-store, must-revalidate');
     call.header('Pragma', 'no-cache');
     call.text(200, 'OK');
+  });
+
+  // `docker login`: the daemon checks the credentials with the registry; the CLI keeps them.
+  api.route('POST', '/auth', async (call) => {
+    const body = await call.json<{ username?: unknown; password?: unknown; serveraddress?: unknown }>();
+    if (typeof body?.username !== 'string' || typeof body.password !== 'string') throw badRequest('username and password are required');
+    const serveraddress = typeof body.serveraddress === 'string' ? body.serveraddress : undefined;
+    try {
+      await login({ username: body.username, password: body.password, serveraddress }, { insecure: engine.options.insecureRegistries });
+    } catch (error) {
+      if (error instanceof RegistryError) throw new ApiError(401, error.message);
+      const cause = (error as { cause?: { message?: string } }).cause?.message;
+      throw new ApiError(500, `${(error as Error).message}${cause ? `: ${cause}` : ''}`);
+    }
+    call.send(200, { Status: 'Login Succeeded', IdentityToken: '' });
   });
 
   api.route('GET', '/version', async (call) => {

@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Platform } from '../../../server/src/dockerfile/platform';
 import { DigestMismatchError, SizeMismatchError } from '../images/content';
-import { isLoopback, registryHost, type Reference } from './reference';
+import { DOCKER_HUB, isLoopback, registryHost, type Reference } from './reference';
 
 export const MEDIA = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
@@ -298,3 +298,42 @@ export class Repository {
     return [{ os: config.os ?? 'unknown', architecture: config.architecture ?? 'unknown', ...(config.variant ? { variant: config.variant } : {}) }];
   }
 }
+
+/**
+ * `docker login` (POST /auth): whether a registry takes these credentials, asked as Docker asks:
+ * /v2/ without them; on a challenge, Basic credentials there, or a token for them from the
+ * Bearer realm. A registry that asks for nothing takes anyone. Throws a 401 RegistryError in
+ * Docker's words otherwise.
+ */
+export async function login(
+  credentials: { username: string; password: string; serveraddress?: string },
+  options: { insecure?: readonly string[]; signal?: AbortSignal } = {},
+): Promise<void> {
+  const address = (credentials.serveraddress ?? '').replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
+  const domain = address === '' || address === 'index.docker.io' || address === DOCKER_HUB ? DOCKER_HUB : address;
+  const insecure = isLoopback(domain) || options.insecure?.includes(domain);
+  const endpoint = `${insecure ? 'http' : 'https'}://${registryHost(domain)}/v2/`;
+  const basic = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
+  const refused = (status: number) => new RegistryError(`login attempt to ${endpoint} failed with status: ${status} ${STATUS_TEXT[status] ?? ''}`.trim(), 401);
+  const first = await fetch(endpoint, { signal: options.signal });
+  await first.body?.cancel();
+  if (first.ok) return;
+  const challenge = first.headers.get('www-authenticate');
+  if (first.status !== 401 || !challenge) throw refused(first.status);
+  const { scheme, params } = parseChallenge(challenge);
+  if (scheme === 'basic') {
+    const answer = await fetch(endpoint, { headers: { Authorization: basic }, signal: options.signal });
+    await answer.body?.cancel();
+    if (!answer.ok) throw refused(answer.status);
+    return;
+  }
+  if (scheme !== 'bearer' || !params.realm) throw new RegistryError(`${domain}: unsupported authentication "${challenge}"`, 401);
+  const realm = new URL(params.realm);
+  if (params.service) realm.searchParams.set('service', params.service);
+  realm.searchParams.set('account', credentials.username);
+  const token = await fetch(realm, { headers: { Authorization: basic }, signal: options.signal });
+  await token.body?.cancel();
+  if (!token.ok) throw refused(token.status);
+}
+
+const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable' };
