@@ -25,6 +25,7 @@
  *   symlink* TARGET PATH   masked* PATH   readonly* PATH   capabilities HEX   no-new-privileges
  *   user UID GID   group* GID   cwd PATH   env* NAME=VALUE   arg* ARG   cgroup-procs* FILE
  *   staged (no field: the cgroups of cgroup-procs hold the standby's waiting process already)
+ *   tty RESIZE-FIFO ROWS COLS (a terminal of that size, 0 0 for the kernel's: see below)
  *   log PATH   stdin PATH   pid-file PATH   exit-file PATH
  *
  * What the monitor writes:
@@ -40,6 +41,11 @@
  *   - <exit-file>.error: when the container failed before exec, the one-line reason (as runc
  *     words it for a missing command: exec: "x": executable file not found in $PATH), written
  *     before the exit file; the reason is also logged as a stderr entry.
+ * With `tty`, the container's process opens a pseudo-terminal in its own /dev/pts (as runc does,
+ * so that it is /dev/pts/0 in there), makes it its controlling terminal and its stdin, stdout and
+ * stderr, and hands the master to the monitor over a socket. The monitor logs what the terminal
+ * says as stdout, feeds it the stdin FIFO, and sets its size from "ROWS COLS" lines written to
+ * RESIZE-FIFO (which it creates).
  * `tug-shim --standby [CGROUP_PROCS_FILE...]` waits for the spec's path on stdin (one line), so
  * that the engine can fork it before it is needed. Given cgroup.procs files, it first clones the
  * container's process with the usual namespaces (mount, pid, uts, ipc, network) and moves it into
@@ -135,6 +141,8 @@ struct spec {
 	char *cwd;
 	struct strv env, args, cgroup_procs;
 	int staged;                  /* cgroup_procs hold the standby's process already */
+	char *tty;                   /* a terminal, sized through this FIFO */
+	unsigned short tty_rows, tty_cols;
 	char *log, *stdin_path, *pid_file, *exit_file;
 };
 
@@ -417,6 +425,11 @@ static void parse_spec(const char *path, struct spec *s)
 		} else if (!strcmp(key, "cgroup-procs")) {
 			NEED(1);
 			strv_push(&s->cgroup_procs, f[1]);
+		} else if (!strcmp(key, "tty")) {
+			NEED(3);
+			set_once(&s->tty, f[1], key);
+			s->tty_rows = (unsigned short)number(f[2], 10, 0xffff);
+			s->tty_cols = (unsigned short)number(f[3], 10, 0xffff);
 		} else if (!strcmp(key, "staged")) {
 			NEED(0);
 			s->staged = 1;
@@ -904,6 +917,7 @@ struct child_ctx {
 	int sync_fd;         /* read: the go message (until EOF) once the cgroups hold the pid */
 	int sync_w;          /* the monitor's end, closed here so that its EOF means the monitor died */
 	int err_fd;          /* write: the reason, if this never gets to exec */
+	int console_fd;      /* a socket to hand a terminal's master to the monitor */
 	int stdin_fd, stdout_fd, stderr_fd;
 	const sigset_t *mask; /* the signal mask to give the container */
 };
@@ -923,6 +937,43 @@ static void loopback_up(void)
 	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
 		child_fail(127, "bring lo up: %s", why(errno));
 	close(fd);
+}
+
+/* Opens a pseudo-terminal in the container's /dev/pts, sends its master to the monitor, and makes
+ * it this process's controlling terminal, owned by the container's user. Returns the slave. */
+static int open_terminal(const struct spec *s, int console_fd)
+{
+	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		child_fail(127, "open /dev/ptmx: %s", why(errno));
+	char name[64];
+	if (unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0)
+		child_fail(127, "unlock the terminal: %s", why(errno));
+	int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		child_fail(127, "open %s: %s", name, why(errno));
+	if (s->have_user && fchown(slave, s->uid, s->gid) < 0)
+		child_fail(127, "chown %s: %s", name, why(errno));
+	/* The client's window size, there before the command looks (Docker's ConsoleSize). */
+	struct winsize ws = { .ws_row = s->tty_rows, .ws_col = s->tty_cols };
+	if ((ws.ws_row || ws.ws_col) && ioctl(slave, TIOCSWINSZ, &ws) < 0)
+		child_fail(127, "size %s: %s", name, why(errno));
+	char control[CMSG_SPACE(sizeof(int))];
+	memset(control, 0, sizeof control);
+	char byte = 't';
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &master, sizeof(int));
+	if (sendmsg(console_fd, &msg, 0) < 0)
+		child_fail(127, "send the terminal to the monitor: %s", why(errno));
+	close(master);
+	if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0)
+		child_fail(127, "make %s the controlling terminal: %s", name, why(errno));
+	return slave;
 }
 
 static int child_main(void *arg)
@@ -977,11 +1028,13 @@ static int child_main(void *arg)
 		child_fail(127, "sethostname %s: %s", s->hostname, why(errno));
 	if (chdir(s->cwd) < 0)
 		child_fail(127, "chdir to cwd (\"%s\") set in config.json failed: %s", s->cwd, why(errno));
+	int terminal = s->tty ? open_terminal(s, c->console_fd) : -1;
 	set_identity(s);
 
 	char found[PATH_MAX];
 	const char *path = look_path(s, found, sizeof found);
-	if (dup2(stdin_fd, 0) < 0 || dup2(c->stdout_fd, 1) < 0 || dup2(c->stderr_fd, 2) < 0)
+	if (terminal >= 0 ? dup2(terminal, 0) < 0 || dup2(terminal, 1) < 0 || dup2(terminal, 2) < 0
+			  : dup2(stdin_fd, 0) < 0 || dup2(c->stdout_fd, 1) < 0 || dup2(c->stderr_fd, 2) < 0)
 		child_fail(127, "dup2: %s", why(errno));
 	umask(022);
 	execve(path, strv_terminated(&s->args), strv_terminated(&s->env));
@@ -1200,7 +1253,8 @@ static int stream_read(struct stream *st)
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return 1;
 	if (n <= 0) {
-		if (n < 0)
+		/* EIO: a terminal whose last user has gone, which is its end of file. */
+		if (n < 0 && errno != EIO)
 			warn("read the container's %s: %s", st->name, strerror(errno));
 		if (st->len)
 			stream_partial(st);
@@ -1299,6 +1353,62 @@ static void set_nonblocking(int fd)
 	}
 }
 
+/* The terminal's master, as the container's process sends it before it execs. */
+static int receive_terminal(int console)
+{
+	char control[CMSG_SPACE(sizeof(int))];
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
+	ssize_t n;
+	do
+		n = recvmsg(console, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+	if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) {
+		errno = n < 0 ? errno : EPROTO;
+		start_failed_errno("receive the container's terminal");
+	}
+	int fd;
+	memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+	return fd;
+}
+
+/* The FIFO that brings "ROWS COLS" lines; opened for writing too, so that it never reads EOF. */
+static int open_resize_fifo(const char *path)
+{
+	if (mkfifo(path, 0600) < 0 && errno != EEXIST)
+		start_failed_errno("mkfifo %s", path);
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || open(path, O_WRONLY | O_CLOEXEC) < 0)
+		start_failed_errno("open %s", path);
+	return fd;
+}
+
+/* Sets the terminal's size from the last complete line waiting in the FIFO. */
+static void apply_resize(int fifo, int master)
+{
+	char buf[256];
+	ssize_t n = read(fifo, buf, sizeof buf - 1);
+	if (n <= 0 || master < 0)
+		return;
+	buf[n] = '\0';
+	unsigned rows = 0, cols = 0;
+	for (char *line = buf, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+		*nl = '\0';
+		unsigned r, c;
+		if (sscanf(line, "%u %u", &r, &c) == 2 && r <= 0xffff && c <= 0xffff) {
+			rows = r;
+			cols = c;
+		}
+	}
+	if (!rows && !cols)
+		return;
+	struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
+	if (ioctl(master, TIOCSWINSZ, &ws) < 0)
+		warn("resize the terminal: %s", strerror(errno));
+}
+
 /* `tug-shim --standby`: started ahead of need (the engine's fork is the slow part of a start),
  * it waits for the spec's path on stdin, one line, then goes on as `tug-shim SPECFILE`. */
 static char *standby_path(void)
@@ -1334,6 +1444,7 @@ static char *standby_path(void)
 /* The monitor's ends of the pipes to the container's process. */
 struct child_pipes {
 	int out, err, errp; /* its stdout and stderr, and the reason it failed before exec */
+	int console;        /* where a terminal's master arrives */
 	int sync;           /* the go message */
 	int in;             /* its stdin */
 };
@@ -1341,12 +1452,12 @@ struct child_pipes {
 /* Clones the container's process, which waits for its go message (see child_main). */
 static pid_t clone_child(int flags, const struct spec *s, const sigset_t *mask, struct child_pipes *p)
 {
-	int out[2], err[2], errp[2], sync[2], in[2];
+	int out[2], err[2], errp[2], sync[2], in[2], console[2];
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(sync, O_CLOEXEC) < 0 ||
-	    pipe2(in, O_CLOEXEC) < 0)
+	    pipe2(in, O_CLOEXEC) < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, console) < 0)
 		return -1;
 	struct child_ctx ctx = {
-		.spec = s, .sync_fd = sync[0], .sync_w = sync[1], .err_fd = errp[1],
+		.spec = s, .sync_fd = sync[0], .sync_w = sync[1], .err_fd = errp[1], .console_fd = console[1],
 		.stdin_fd = in[0], .stdout_fd = out[1], .stderr_fd = err[1], .mask = mask,
 	};
 	const size_t stack_size = 1 << 20;
@@ -1361,7 +1472,8 @@ static pid_t clone_child(int flags, const struct spec *s, const sigset_t *mask, 
 	close(errp[1]);
 	close(sync[0]);
 	close(in[0]);
-	*p = (struct child_pipes){ .out = out[0], .err = err[0], .errp = errp[0], .sync = sync[1], .in = in[1] };
+	close(console[1]);
+	*p = (struct child_pipes){ .out = out[0], .err = err[0], .errp = errp[0], .console = console[0], .sync = sync[1], .in = in[1] };
 	errno = saved;
 	return pid;
 }
@@ -1370,7 +1482,7 @@ static pid_t clone_child(int flags, const struct spec *s, const sigset_t *mask, 
 static void drop_child(pid_t pid, struct child_pipes *p)
 {
 	kill(pid, SIGKILL);
-	int fds[] = { p->out, p->err, p->errp, p->sync, p->in };
+	int fds[] = { p->out, p->err, p->errp, p->console, p->sync, p->in };
 	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
 		close(fds[i]);
 	int code, sig;
@@ -1548,15 +1660,33 @@ int main(int argc, char **argv)
 	streams[0].name = "stdout";
 	streams[1].fd = pipes.err;
 	streams[1].name = "stderr";
+	int resize = -1;
+	if (spec.tty) {
+		/* The terminal says it all (as stdout, as Docker logs it) and takes the stdin. */
+		int master = receive_terminal(pipes.console);
+		close(pipes.out);
+		close(pipes.err);
+		streams[0].fd = master;
+		streams[1].fd = -1;
+		set_nonblocking(master);
+		if (in_w >= 0) {
+			close(in_w);
+			in_w = dup(master);
+		}
+		resize = open_resize_fifo(spec.tty);
+	}
+	close(pipes.console);
 	static char inbuf[64 * 1024];
 	size_t in_len = 0, in_off = 0;
 	int reaped = 0, status = 0;
 	long long finished = 0;
 
 	while (!reaped) {
-		struct pollfd p[5];
-		int np = 0, ip_sig, ip_out = -1, ip_err = -1, ip_fifo = -1, ip_in = -1;
+		struct pollfd p[6];
+		int np = 0, ip_sig, ip_out = -1, ip_err = -1, ip_fifo = -1, ip_in = -1, ip_resize = -1;
 		p[ip_sig = np++] = (struct pollfd){ .fd = sig_fd, .events = POLLIN };
+		if (resize >= 0)
+			p[ip_resize = np++] = (struct pollfd){ .fd = resize, .events = POLLIN };
 		if (streams[0].fd >= 0)
 			p[ip_out = np++] = (struct pollfd){ .fd = streams[0].fd, .events = POLLIN };
 		if (streams[1].fd >= 0)
@@ -1571,6 +1701,8 @@ int main(int argc, char **argv)
 			warn("poll: %s", strerror(errno));
 			break;
 		}
+		if (ip_resize >= 0 && p[ip_resize].revents)
+			apply_resize(resize, streams[0].fd);
 		if (ip_out >= 0 && p[ip_out].revents)
 			stream_read(&streams[0]);
 		if (ip_err >= 0 && p[ip_err].revents)

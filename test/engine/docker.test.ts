@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { existsSync } from 'node:fs';
@@ -320,6 +321,46 @@ describe('limits and streams', () => {
     const r = await engine.docker(['run', '--rm', '-i', busybox, 'sh', '-c', 'read line; echo "got $line"'], { input: 'hello\n' });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'got hello\n');
+  });
+});
+
+describe('terminals (-t)', () => {
+  test('a terminal of its own in /dev/pts, stderr on it too, owned by the container\'s user', async () => {
+    assert.deepEqual(await docker('run', '--rm', '-t', busybox, 'sh', '-c', 'tty; echo err >&2; stat -c %u $(tty)'), {
+      code: 0,
+      stdout: '/dev/pts/0\r\nerr\r\n0\r\n',
+      stderr: '',
+    });
+    assert.equal((await docker('run', '--rm', '-t', '-u', '1000', busybox, 'sh', '-c', 'stat -c %u $(tty)')).stdout, '1000\r\n');
+    // Logged as stdout, as Docker logs a terminal.
+    const id = (await ok('run', '-d', '-t', busybox, 'sh', '-c', 'echo out; echo err >&2')).trim();
+    await ok('wait', id);
+    const logs = await docker('logs', id);
+    assert.deepEqual([logs.stdout, logs.stderr], ['out\r\nerr\r\n', '']);
+    await ok('rm', id);
+  });
+
+  test('the client\'s window size from the start, resizes, and stdin through the terminal', async () => {
+    // script(1) gives the docker CLI a terminal of a known size, and feeds it a line later.
+    const out = await new Promise<string>((resolve) => {
+      const child = execFile(
+        'script',
+        ['-qec', `stty rows 33 cols 77; docker run --rm -it ${busybox} sh -c 'stty size; read x; echo got:$x'`, '/dev/null'],
+        { env: { ...process.env, DOCKER_HOST: engine.host }, timeout: 30_000 },
+        (_error, stdout) => resolve(stdout),
+      );
+      setTimeout(() => child.stdin!.write('hello\n'), 1000);
+    });
+    assert.match(out, /^33 77\r\n/);
+    assert.match(out, /got:hello\r\n/);
+    // POST /containers/{id}/resize on a running one.
+    const id = (await ok('run', '-d', '-t', busybox, 'sh', '-c', 'sleep 1; stty size')).trim();
+    assert.equal((await api('POST', `/containers/${id}/resize?h=40&w=100`)).status, 200);
+    assert.equal((await api('POST', `/containers/${id}/resize?h=x&w=100`)).status, 400);
+    await ok('wait', id);
+    assert.equal((await docker('logs', id)).stdout, '40 100\r\n');
+    assert.equal((await api('POST', `/containers/${id}/resize?h=40&w=100`)).status, 409);
+    await ok('rm', id);
   });
 });
 

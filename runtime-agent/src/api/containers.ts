@@ -154,6 +154,17 @@ export function containerRoutes(api: ApiServer, engine: Engine): void {
     call.send(204);
   });
 
+  // A terminal's size (the CLI sends it after start with -t, and again when its window changes).
+  api.route('POST', '/containers/{id}/resize', async (call) => {
+    const size = (name: string) => {
+      const text = call.query.get(name) ?? '';
+      if (!/^\d+$/.test(text) || Number(text) > 0xffff) throw badRequest(`invalid ${name === 'h' ? 'height' : 'width'} "${text}": a number from 0 to 65535 is needed`);
+      return Number(text);
+    };
+    await containers.resize(call.params.id, size('h'), size('w'));
+    call.send(200);
+  });
+
   api.route('POST', '/containers/{id}/wait', async (call) => {
     const condition = call.query.get('condition') || 'not-running';
     if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw badRequest(`invalid condition: "${condition}"`);

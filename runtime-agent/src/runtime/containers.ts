@@ -3,7 +3,8 @@
 // native helper as a spec: namespaces, mounts, capabilities, user, environment, cgroup limits.
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, badRequest, notFound, notModified, ApiError } from '../api/errors';
 import type { Events } from '../events';
@@ -495,6 +496,11 @@ export class Containers {
     spec.args = [record.Path, ...record.Args];
     spec.log = record.LogPath;
     if (config.OpenStdin) spec.stdin = join(dir, 'stdin');
+    if (config.Tty) {
+      // The client's window, as it says in create (API 1.42+); a resize follows otherwise.
+      const [rows, cols] = Array.isArray(host.ConsoleSize) ? (host.ConsoleSize as unknown[]).map((n) => (Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 0xffff ? (n as number) : 0)) : [0, 0];
+      spec.tty = { resize: join(dir, 'resize'), rows, cols };
+    }
     spec.pidFile = join(dir, 'pid');
     spec.exitFile = join(dir, 'exit');
     // Last, since nothing after it may fail: the monitor chosen here waits for this spec.
@@ -517,6 +523,20 @@ export class Containers {
     const entry = this.find(ref);
     if (!entry.record.State.Running) throw conflict(`Container ${entry.record.Id} is not running`);
     return entry.cgroup ? entry.cgroup.pids() : [entry.record.State.Pid];
+  }
+
+  /** Sets a running container's terminal size (nothing to do without a terminal). */
+  async resize(ref: string, rows: number, cols: number): Promise<void> {
+    const { record, dir } = this.find(ref);
+    if (!record.State.Running) throw conflict(`Container ${record.Id} is not running`);
+    if (!record.Config.Tty) return;
+    // The monitor holds the FIFO open both ways: this write never blocks nor finds no reader.
+    const fifo = await open(join(dir, 'resize'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+    try {
+      await fifo.write(`${rows} ${cols}\n`);
+    } finally {
+      await fifo.close();
+    }
   }
 
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {

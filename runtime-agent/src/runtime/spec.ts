@@ -35,6 +35,8 @@
 //   arg* ARG
 //   cgroup-procs* FILE
 //   staged                         (no field) the cgroups hold the standby monitor's process already
+//   tty RESIZE-FIFO ROWS COLS      a terminal for stdin, stdout and stderr, of that size (0 0: the
+//                                  kernel's), resized through the FIFO
 //   log PATH
 //   stdin PATH
 //   pid-file PATH
@@ -108,6 +110,12 @@ export interface ContainerSpec {
   log: string;
   /** A FIFO the monitor creates; the container's stdin reads it (EOF once its writer has gone). */
   stdin?: string;
+  /**
+   * A pseudo-terminal for stdin, stdout and stderr, opened in the container's /dev/pts, of the
+   * size given (if any); later sizes come as "ROWS COLS" lines written to the FIFO `resize`
+   * (which the monitor creates).
+   */
+  tty?: { resize: string; rows?: number; cols?: number };
   /** Written (atomically) with the container's host pid once it is running. */
   pidFile: string;
   /** Written (atomically) when it ends: `<exitCode> <signal or 0> <finishedAt unix ns>`. */
@@ -370,6 +378,9 @@ export function serializeSpec(spec: ContainerSpec): string {
   if (spec.staged) add('staged');
   add('log', hostPath(spec.log, 'log'));
   if (spec.stdin !== undefined) add('stdin', hostPath(spec.stdin, 'stdin'));
+  if (spec.tty) {
+    add('tty', hostPath(spec.tty.resize, 'tty resize FIFO'), integer(spec.tty.rows ?? 0, 0xffff, 'tty rows'), integer(spec.tty.cols ?? 0, 0xffff, 'tty columns'));
+  }
   add('pid-file', hostPath(spec.pidFile, 'pidFile'));
   add('exit-file', hostPath(spec.exitFile, 'exitFile'));
   return `${lines.join('\n')}\n`;
