@@ -25,6 +25,8 @@
  *   symlink* TARGET PATH   masked* PATH   readonly* PATH   capabilities HEX   no-new-privileges
  *   user UID GID   group* GID   cwd PATH   env* NAME=VALUE   arg* ARG   cgroup-procs* FILE
  *   staged (no field: the cgroups of cgroup-procs hold the standby's waiting process already)
+ *   cgroup-into DIR (cgroup v2: clone the process straight into it, CLONE_INTO_CGROUP, instead of
+ *   writing cgroup-procs; where the kernel cannot, cgroup-procs are written as usual)
  *   tty RESIZE-FIFO ROWS COLS (a terminal of that size, 0 0 for the kernel's: see below)
  *   log PATH   stdin PATH   pid-file PATH   exit-file PATH
  *
@@ -64,6 +66,7 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
+#include <linux/sched.h>
 #include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
@@ -141,6 +144,7 @@ struct spec {
 	char *cwd;
 	struct strv env, args, cgroup_procs;
 	int staged;                  /* cgroup_procs hold the standby's process already */
+	char *cgroup_into;           /* a cgroup v2 directory to clone into */
 	char *tty;                   /* a terminal, sized through this FIFO */
 	unsigned short tty_rows, tty_cols;
 	char *log, *stdin_path, *pid_file, *exit_file;
@@ -430,6 +434,9 @@ static void parse_spec(const char *path, struct spec *s)
 			set_once(&s->tty, f[1], key);
 			s->tty_rows = (unsigned short)number(f[2], 10, 0xffff);
 			s->tty_cols = (unsigned short)number(f[3], 10, 0xffff);
+		} else if (!strcmp(key, "cgroup-into")) {
+			NEED(1);
+			set_once(&s->cgroup_into, f[1], key);
 		} else if (!strcmp(key, "staged")) {
 			NEED(0);
 			s->staged = 1;
@@ -1449,8 +1456,11 @@ struct child_pipes {
 	int in;             /* its stdin */
 };
 
-/* Clones the container's process, which waits for its go message (see child_main). */
-static pid_t clone_child(int flags, const struct spec *s, const sigset_t *mask, struct child_pipes *p)
+/* Clones the container's process, which waits for its go message (see child_main); into the
+ * cgroup v2 directory `cgroup_fd` when it is not -1 (clone3 with CLONE_INTO_CGROUP: no move into
+ * the cgroup, so none of the wait a move costs). Returns -1 with errno, and nothing left open, when
+ * it could not. */
+static pid_t clone_child(int flags, const struct spec *s, const sigset_t *mask, struct child_pipes *p, int cgroup_fd)
 {
 	int out[2], err[2], errp[2], sync[2], in[2], console[2];
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(sync, O_CLOEXEC) < 0 ||
@@ -1460,13 +1470,22 @@ static pid_t clone_child(int flags, const struct spec *s, const sigset_t *mask, 
 		.spec = s, .sync_fd = sync[0], .sync_w = sync[1], .err_fd = errp[1], .console_fd = console[1],
 		.stdin_fd = in[0], .stdout_fd = out[1], .stderr_fd = err[1], .mask = mask,
 	};
-	const size_t stack_size = 1 << 20;
-	char *stack = malloc(stack_size);
-	if (!stack)
-		out_of_memory();
-	pid_t pid = clone(child_main, stack + stack_size, flags | SIGCHLD, &ctx);
+	pid_t pid;
+	if (cgroup_fd >= 0) {
+		struct clone_args args = { .flags = (uint64_t)flags | CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)cgroup_fd };
+		/* Like fork: the child goes on from here, on a copy of this stack. */
+		pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+		if (pid == 0)
+			_exit(child_main(&ctx));
+	} else {
+		const size_t stack_size = 1 << 20;
+		char *stack = malloc(stack_size);
+		if (!stack)
+			out_of_memory();
+		pid = clone(child_main, stack + stack_size, flags | SIGCHLD, &ctx);
+		free(stack);
+	}
 	int saved = errno;
-	free(stack);
 	close(out[1]);
 	close(err[1]);
 	close(errp[1]);
@@ -1474,6 +1493,11 @@ static pid_t clone_child(int flags, const struct spec *s, const sigset_t *mask, 
 	close(in[0]);
 	close(console[1]);
 	*p = (struct child_pipes){ .out = out[0], .err = err[0], .errp = errp[0], .console = console[0], .sync = sync[1], .in = in[1] };
+	if (pid < 0) {
+		int fds[] = { p->out, p->err, p->errp, p->console, p->sync, p->in };
+		for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+			close(fds[i]);
+	}
 	errno = saved;
 	return pid;
 }
@@ -1541,7 +1565,7 @@ int main(int argc, char **argv)
 	pid_t pid = -1;
 	if (standby && argc > 2) {
 		struct strv files = { .v = argv + 2, .n = (size_t)(argc - 2) };
-		pid = clone_child(STAGED_FLAGS, NULL, &container_mask, &pipes);
+		pid = clone_child(STAGED_FLAGS, NULL, &container_mask, &pipes, -1);
 		if (pid < 0) {
 			warn("clone: %s", strerror(errno));
 			return 2;
@@ -1571,8 +1595,20 @@ int main(int argc, char **argv)
 	int staged = pid > 0 && spec.staged && spec.clone_flags == STAGED_FLAGS;
 	if (pid > 0 && !staged)
 		drop_child(pid, &pipes);
-	if (!staged) {
-		pid = clone_child(spec.clone_flags, &spec, &container_mask, &pipes);
+	int joined = staged;
+	if (!staged && spec.cgroup_into) {
+		int into = open(spec.cgroup_into, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (into < 0)
+			start_failed_errno("open cgroup %s", spec.cgroup_into);
+		pid = clone_child(spec.clone_flags, &spec, &container_mask, &pipes, into);
+		/* A kernel before 5.7 (no clone3, or no CLONE_INTO_CGROUP): clone, then join. */
+		if (pid < 0 && errno != ENOSYS && errno != E2BIG && errno != EINVAL)
+			start_failed_errno("clone into cgroup %s", spec.cgroup_into);
+		joined = pid > 0;
+		close(into);
+	}
+	if (!staged && !joined) {
+		pid = clone_child(spec.clone_flags, &spec, &container_mask, &pipes, -1);
 		if (pid < 0)
 			start_failed_errno("clone");
 	}
@@ -1603,7 +1639,7 @@ int main(int argc, char **argv)
 	}
 
 	/* Limits apply before the container runs anything: its pid goes into every cgroup first. */
-	if (!staged) {
+	if (!joined) {
 		const char *failed = join_cgroups(&spec.cgroup_procs, pid);
 		if (failed)
 			start_failed(failed, 127, 0);

@@ -6,7 +6,7 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, open, readFile, readdir, readlink, rename, rm, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { readExit, SHIM_PATH, startShim, watchExit, type ExitStatus, type ShimProcess } from '../../runtime-agent/src/runtime/shim';
@@ -615,6 +615,28 @@ describe('the native helper', { skip: isRoot ? false : 'needs root (namespaces, 
     assert.notEqual(other.shim.pid, other.waiting);
     assert.ok(other.lines.some((line) => line.endsWith(`:pids:${other.renamed.path}\n`)), other.lines.join(''));
     assert.equal(existsSync(`/proc/${other.waiting}`), false, 'the waiting process is gone');
+  });
+
+  test('cgroup v2: the process is cloned straight into its cgroup, with no write to cgroup.procs', async (t) => {
+    // This machine's cgroup2 mount (beside the v1 controllers) or a pure v2 root.
+    const v2 = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((dir) => existsSync(join(dir, 'cgroup.controllers')));
+    if (!v2) return t.skip('no cgroup2 hierarchy is mounted');
+    const own = (await readFile('/proc/self/cgroup', 'utf8')).split('\n').find((l) => l.startsWith('0::'))?.slice(3) ?? '/';
+    const path = `${own === '/' ? '' : own}/tug-test-into-${process.pid}`;
+    const dir = join(v2, path);
+    await mkdir(dir);
+    cleanups.push(() => removeCgroup(dir));
+    // A FIFO as the procs file: a monitor that wrote to it would hang there, and the test with it.
+    const { spec } = await makeSpec(['cat', '/proc/self/cgroup'], (spec, d) => {
+      spec.cgroupInto = dir;
+      spec.cgroupProcs = [join(d, 'procs-fifo')];
+    });
+    await run('mkfifo', [spec.cgroupProcs[0]]);
+    const shim = await startShim(join(dirname(spec.log), 'spec'), spec);
+    running.add(shim);
+    assert.equal((await shim.exited).exitCode, 0);
+    const lines = (await logEntries({ spec })).map((e) => e.log);
+    assert.ok(lines.includes(`0::${path}\n`), lines.join(''));
   });
 
   test('a standby whose process cannot join its cgroup says why and exits', async () => {

@@ -32,6 +32,11 @@ export interface CgroupStats {
 export interface Cgroup {
   /** cgroup.procs of each hierarchy: the native helper writes the container's pid there. */
   readonly procsFiles: string[];
+  /**
+   * cgroup v2: the directory a process can be cloned straight into (CLONE_INTO_CGROUP), which
+   * spares it the move; null on v1, where a process is cloned into one hierarchy at most.
+   */
+  readonly cloneInto: string | null;
   update(limits: Limits): Promise<void>;
   oomKilled(): Promise<boolean>;
   /** Every process in it (and in cgroups below it), ascending. */
@@ -249,6 +254,7 @@ async function inheritCpuset(dir: string): Promise<void> {
 
 class V1Cgroup implements Cgroup {
   readonly procsFiles: string[];
+  readonly cloneInto = null;
   private readonly dirs: string[];
   constructor(
     private readonly name: string,
@@ -405,11 +411,13 @@ class V2Manager implements CgroupManager {
 
 class V2Cgroup implements Cgroup {
   readonly procsFiles: string[];
+  readonly cloneInto: string;
   constructor(
     private readonly name: string,
     private readonly dir: string,
   ) {
     this.procsFiles = [join(dir, 'cgroup.procs')];
+    this.cloneInto = dir;
   }
 
   async update(limits: Limits): Promise<void> {

@@ -508,6 +508,7 @@ export class Containers {
     const prepared = await this.options.monitors.prepare(record.Id, limits);
     entry.cgroup = prepared.cgroup;
     spec.cgroupProcs = prepared.cgroup.procsFiles;
+    if (prepared.cgroup.cloneInto) spec.cgroupInto = prepared.cgroup.cloneInto;
     spec.staged = prepared.staged;
     return { spec, monitor: prepared.monitor };
   }

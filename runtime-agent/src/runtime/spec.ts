@@ -35,6 +35,7 @@
 //   arg* ARG
 //   cgroup-procs* FILE
 //   staged                         (no field) the cgroups hold the standby monitor's process already
+//   cgroup-into DIR                cgroup v2: clone the process into it instead of writing cgroup-procs
 //   tty RESIZE-FIFO ROWS COLS      a terminal for stdin, stdout and stderr, of that size (0 0: the
 //                                  kernel's), resized through the FIFO
 //   log PATH
@@ -106,6 +107,8 @@ export interface ContainerSpec {
    * (tug-shim --standby), renamed: that process becomes the container if the namespaces agree.
    */
   staged?: boolean;
+  /** cgroup v2: the cgroup to clone the process into (cgroupProcs are written where the kernel cannot). */
+  cgroupInto?: string;
   /** The Docker json-file log the monitor appends to. */
   log: string;
   /** A FIFO the monitor creates; the container's stdin reads it (EOF once its writer has gone). */
@@ -376,6 +379,7 @@ export function serializeSpec(spec: ContainerSpec): string {
   for (const a of spec.args) add('arg', field(a, 'argument'));
   for (const file of spec.cgroupProcs) add('cgroup-procs', hostPath(file, 'cgroup.procs file'));
   if (spec.staged) add('staged');
+  if (spec.cgroupInto !== undefined) add('cgroup-into', hostPath(spec.cgroupInto, 'cgroup-into directory'));
   add('log', hostPath(spec.log, 'log'));
   if (spec.stdin !== undefined) add('stdin', hostPath(spec.stdin, 'stdin'));
   if (spec.tty) {
