@@ -5,6 +5,7 @@
 // Usage (as root, from anywhere): node --import tsx bench/engine/run.ts [--runs=N]
 
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
 import { existsSync, accessSync, constants as fsConstants } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -141,6 +142,11 @@ async function bench(cleanup: Cleanup): Promise<void> {
   printTable(measurements, { rssStartup, rssAfterRun, rssAfterPull, peak });
   console.log('');
   console.log(verdict('Run', runBench, 'faster than runc run'));
+  const cli = stats(runBench.contestants.find((c) => c.tool === 'cli')?.samples ?? []);
+  const runc = stats(runBench.contestants.find((c) => c.tool === 'runc')?.samples ?? []);
+  if (cli && runc) {
+    console.log(`     the docker CLI alone, against an engine that answers at once: ${duration(cli.median)} (runc run: ${duration(runc.median)}); tugd's own part: about ${duration(Math.max(0, stats(runBench.contestants[0]!.samples)!.median - cli.median))}`);
+  }
   console.log(verdict('Pull', pullBench, 'faster than podman pull'));
   const worst = Math.max(rssStartup, rssAfterRun, rssAfterPull);
   console.log(
@@ -266,9 +272,15 @@ async function runMeasurement(engine: TestEngine, peers: Peers, images: Images):
   } else {
     contestants.push(missing('podman'));
   }
+  // The docker CLI's own share: the same command against an engine that answers at once.
+  const stub = await startStubEngine(join(dirname(engine.socket), 'stub.sock'));
+  contestants.push(contestant('cli', 'docker run --rm busybox true    (docker CLI → a stub engine that answers at once)', async () => {
+    await ok(run('docker', ['run', '--rm', 'busybox', 'true'], { env: { DOCKER_HOST: `unix://${stub.socket}` } }), 'docker run against the stub');
+  }));
   const m: Measurement = { title: 'run busybox true', contestants, goalPeer: 'runc' };
   progress(`run: ${options.runRuns} runs each, after one warm-up…`);
   await measure(m, options.runRuns);
+  await stub.close();
   const leftover = (await engine.docker(['ps', '-aq'])).stdout.trim();
   if (leftover) notes.add(`containers left after docker run --rm: ${leftover.split('\n').length}`);
   return m;
@@ -321,6 +333,29 @@ async function pullMeasurement(engine: TestEngine, peers: Peers, images: Images,
   progress(`pull: ${options.pullRuns} runs each, after one warm-up…`);
   await measure(m, options.pullRuns);
   return m;
+}
+
+/**
+ * Just enough of the Engine API for `docker run --rm` to succeed at once: ping, create, attach
+ * (a stream that ends), start, and a wait that says 0. What the CLI takes against it is its own.
+ */
+async function startStubEngine(socket: string): Promise<{ socket: string; close(): Promise<void> }> {
+  const id = 'f'.repeat(64);
+  const server = createServer((req, res) => {
+    req.resume();
+    const path = new URL(req.url ?? '/', 'http://stub').pathname;
+    const json = (status: number, body: unknown) => res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+    if (path.endsWith('/_ping')) res.writeHead(200, { 'API-Version': '1.47', 'Content-Type': 'text/plain' }).end('OK');
+    else if (path.endsWith('/containers/create')) json(201, { Id: id, Warnings: [] });
+    else if (path.endsWith('/start')) res.writeHead(204).end();
+    else if (path.endsWith('/wait')) json(200, { StatusCode: 0, Error: null });
+    else json(404, { message: `page not found: ${path}` });
+  });
+  server.on('upgrade', (_req, stream) => {
+    stream.end('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
+  });
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  return { socket, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 // ---------------------------------------------------------------------------------------------
