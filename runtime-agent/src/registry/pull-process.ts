@@ -4,6 +4,7 @@
 // store: the child works on a copy and asks the engine to record the image.
 
 import { fork } from 'node:child_process';
+import { isMainThread } from 'node:worker_threads';
 import { ContentStore } from '../images/content';
 import { Snapshots } from '../images/snapshots';
 import { ImageStore, type ImageRecord } from '../images/store';
@@ -28,7 +29,7 @@ type ToChild = { start: PullRequest; records: ImageRecord[] } | { added: ImageRe
 type FromChild = { progress: ProgressMessage } | { add: ImageRecord } | { done: ImageRecord } | { error: string };
 
 /** Whether this process is a pull's child (the CLI then starts nothing of its own). */
-export const isPullProcess = process.env[MARK] === '1' && typeof process.send === 'function';
+export const isPullProcess = isMainThread && process.env[MARK] === '1' && typeof process.send === 'function';
 
 /** `pull` in a child process; `store` records the image, as `pull` would. */
 export function pullInChild(

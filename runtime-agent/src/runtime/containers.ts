@@ -496,11 +496,7 @@ export class Containers {
     spec.args = [record.Path, ...record.Args];
     spec.log = record.LogPath;
     if (config.OpenStdin) spec.stdin = join(dir, 'stdin');
-    if (config.Tty) {
-      // The client's window, as it says in create (API 1.42+); a resize follows otherwise.
-      const [rows, cols] = Array.isArray(host.ConsoleSize) ? (host.ConsoleSize as unknown[]).map((n) => (Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 0xffff ? (n as number) : 0)) : [0, 0];
-      spec.tty = { resize: join(dir, 'resize'), rows, cols };
-    }
+    if (config.Tty) spec.tty = { resize: join(dir, 'resize'), ...consoleSize(host.ConsoleSize) };
     spec.pidFile = join(dir, 'pid');
     spec.exitFile = join(dir, 'exit');
     // Last, since nothing after it may fail: the monitor chosen here waits for this spec.
@@ -649,6 +645,12 @@ export class Containers {
       done = true;
     };
   }
+}
+
+/** The client's window as create gives it (HostConfig.ConsoleSize, API 1.42+); a resize follows otherwise. */
+function consoleSize(value: unknown): { rows: number; cols: number } {
+  const size = (n: unknown) => (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffff ? n : 0);
+  return Array.isArray(value) ? { rows: size(value[0]), cols: size(value[1]) } : { rows: 0, cols: 0 };
 }
 
 /** The exit code Docker gives a container whose command could not be run. */
