@@ -633,6 +633,26 @@ describe('the API on bad input', () => {
 });
 
 describe('the tug CLI', () => {
+  test('run -t and -it: a terminal, sized as the client\'s window, with keys from it', async () => {
+    assert.deepEqual(await engine.tug(['run', '--rm', '-t', busybox, 'sh', '-c', 'tty']), { code: 0, stdout: '/dev/pts/0\r\n', stderr: '' });
+    const noTerminal = await engine.tug(['run', '--rm', '-it', busybox, 'sh']);
+    assert.notEqual(noTerminal.code, 0);
+    assert.match(noTerminal.stderr, /the input device is not a TTY/);
+    // script(1) gives tug a terminal of a known size, and types a line into it later.
+    const out = await new Promise<string>((resolve) => {
+      const child = execFile(
+        'script',
+        ['-qec', `stty rows 20 cols 50; ./dist/tug.js --host ${engine.host} run --rm -it ${busybox} sh -c 'stty size; read x; echo got:$x'; echo exit=$?`, '/dev/null'],
+        { timeout: 30_000 },
+        (_error, stdout) => resolve(stdout),
+      );
+      setTimeout(() => child.stdin!.write('hello\n'), 1000);
+    });
+    // Each line ends \r\n in the container's terminal, and the outer one adds its own \r.
+    assert.match(out, /^20 50\r+\n/);
+    assert.match(out, /got:hello\r+\nexit=0/);
+  });
+
   test('run, ps, images, logs, stop, rm and rmi through its own client', async () => {
     const run = await engine.tug(['run', '--rm', busybox, 'sh', '-c', 'echo hi; exit 4']);
     assert.equal(run.code, 4, run.stderr);

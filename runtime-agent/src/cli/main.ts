@@ -14,7 +14,7 @@ Commands:
   daemon [--socket PATH] [--data-root DIR] [--insecure-registry HOST]... [--storage-driver overlay2|vfs]
          [-D|--debug]                                                      run the engine (-D: log every request)
   pull IMAGE
-  run [-d] [-i] [--rm] [--name NAME] [-e KEY=VALUE] [-w DIR] [-u USER] [--entrypoint CMD]
+  run [-d] [-i] [-t] [--rm] [--name NAME] [-e KEY=VALUE] [-w DIR] [-u USER] [--entrypoint CMD]
       [--hostname NAME] [--network host|none] [-m BYTES] [--cpus N] [--cpu-shares N]
       [--pids-limit N] IMAGE [COMMAND [ARG...]]
   ps [-a] [-q]
@@ -102,6 +102,9 @@ async function run(client: EngineClient, args: string[]): Promise<number> {
   if (!image) throw new UsageError('"tug run" requires at least 1 argument');
   const detach = on(flags, '-d', '--detach');
   const interactive = on(flags, '-i', '--interactive');
+  const tty = on(flags, '-t', '--tty');
+  // As docker says: a terminal's keys need a terminal to come from.
+  if (tty && interactive && !detach && !process.stdin.isTTY) throw new UsageError('the input device is not a TTY');
   const entrypoint = one(flags, '--entrypoint');
   const memory = one(flags, '-m', '--memory');
   const cpus = one(flags, '--cpus');
@@ -113,6 +116,7 @@ async function run(client: EngineClient, args: string[]): Promise<number> {
     WorkingDir: one(flags, '-w', '--workdir') ?? '',
     User: one(flags, '-u', '--user') ?? '',
     Hostname: one(flags, '-h', '--hostname') ?? '',
+    Tty: tty,
     AttachStdin: interactive && !detach,
     AttachStdout: !detach,
     AttachStderr: !detach,
@@ -120,6 +124,7 @@ async function run(client: EngineClient, args: string[]): Promise<number> {
     StdinOnce: interactive && !detach,
     HostConfig: {
       AutoRemove: on(flags, '--rm'),
+      ...(tty && process.stdout.isTTY ? { ConsoleSize: [process.stdout.rows, process.stdout.columns] } : {}),
       NetworkMode: one(flags, '--network', '--net') ?? 'bridge',
       ...(memory ? { Memory: parseBytes(memory) } : {}),
       ...(cpus ? { NanoCpus: Math.round(Number(cpus) * 1e9) } : {}),
@@ -149,15 +154,28 @@ async function run(client: EngineClient, args: string[]): Promise<number> {
   const output = new Promise<void>((resolve) => {
     const demux = new Demultiplexer();
     socket.on('data', (data: Buffer) => {
-      for (const { stream, data: chunk } of demux.push(data)) (stream === 2 ? process.stderr : process.stdout).write(chunk);
+      // A terminal's output is one raw stream; otherwise stdout and stderr come framed.
+      if (tty) process.stdout.write(data);
+      else for (const { stream, data: chunk } of demux.push(data)) (stream === 2 ? process.stderr : process.stdout).write(chunk);
     });
     socket.on('end', resolve);
     socket.on('close', resolve);
     socket.on('error', () => resolve());
   });
+  // With a terminal on both sides, keys go through as they are typed, and the size follows the window.
+  const raw = tty && interactive && process.stdin.isTTY;
+  if (raw) process.stdin.setRawMode(true);
+  const resize = () => void client.call('POST', `/containers/${id}/resize?h=${process.stdout.rows}&w=${process.stdout.columns}`).catch(() => {});
+  if (tty && process.stdout.isTTY) process.stdout.on('resize', resize);
   if (interactive) process.stdin.pipe(socket);
-  await client.call('POST', `/containers/${id}/start`);
-  await output;
+  try {
+    await client.call('POST', `/containers/${id}/start`);
+    await output;
+  } finally {
+    process.stdout.off('resize', resize);
+    if (raw) process.stdin.setRawMode(false);
+    if (interactive) process.stdin.unpipe(socket).pause();
+  }
   return (await waited).StatusCode;
 }
 
