@@ -33,9 +33,11 @@
  * What the monitor writes:
  *   - stdout: "staged", one line, when a standby has its process in the cgroups (see below);
  *     "<its own pid> <the container's host pid>", one line, once the container's process has
- *     been exec'd; then stdout is closed. Nothing more is printed when the container fails to
- *     start.
- *   - pid-file: the container's host pid (temp file, fsync, rename) once it is running.
+ *     been exec'd; "exit <code> <signal or 0> <finished at, unix ns>", one line, when it has
+ *     ended and its output is logged (before the exit file is on disk). Nothing more is printed
+ *     when the container fails to start.
+ *   - pid-file: the container's host pid (temp file, fsync, rename) once it is running (and
+ *     its pid printed).
  *   - log: one JSON object per line, {"log":"...","stream":"stdout"|"stderr","time":"..."},
  *     split as Docker's json-file driver splits (at newlines and every 16 KiB).
  *   - exit-file: "<exit code> <signal or 0> <finished at, unix ns>\n" (temp file, fsync, rename);
@@ -1672,24 +1674,14 @@ int main(int argc, char **argv)
 		start_failed(message, code, sig);
 	}
 
-	char line[32];
-	snprintf(line, sizeof line, "%d\n", pid);
-	if (write_atomic(spec.pid_file, line) < 0) {
-		char reason[PATH_MAX + 64];
-		snprintf(reason, sizeof reason, "write %s: %s", spec.pid_file, why(errno));
-		kill(pid, SIGKILL);
-		int code, sig;
-		reap(pid, &code, &sig);
-		start_failed(reason, code, sig);
-	}
+	/* The engine hears first; the pid file is for whoever looks later. */
+	char line[96];
 	snprintf(line, sizeof line, "%d %d\n", getpid(), pid);
 	if (write_all(1, line, strlen(line)) < 0 && errno != EPIPE)
 		warn("write the pids: %s", strerror(errno));
-	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (devnull < 0 || dup2(devnull, 1) < 0)
-		warn("close stdout: %s", strerror(errno));
-	if (devnull >= 0)
-		close(devnull);
+	snprintf(line, sizeof line, "%d\n", pid);
+	if (write_atomic(spec.pid_file, line) < 0)
+		warn("write %s: %s", spec.pid_file, strerror(errno));
 
 	static struct stream streams[2];
 	streams[0].fd = pipes.out;
@@ -1816,6 +1808,10 @@ int main(int argc, char **argv)
 	close(log_fd);
 	int sig;
 	int code = exit_code(status, &sig);
+	/* The engine (if it still listens) hears the end at once, the exit file once it is on disk. */
+	snprintf(line, sizeof line, "exit %d %d %lld\n", code, sig, finished);
+	if (write_all(1, line, strlen(line)) < 0 && errno != EPIPE)
+		warn("write the exit status: %s", strerror(errno));
 	write_exit(code, sig, finished);
 	return 0;
 }

@@ -176,6 +176,8 @@ describe('the native helper', { skip: isRoot ? false : 'needs root (namespaces, 
     assert.equal(killed.exitCode, 137);
     assert.equal(killed.signal, 9);
     assert.ok(killed.finishedAt.getTime() >= started - 1000 && killed.finishedAt.getTime() <= Date.now() + 1000);
+    // The end is told first; the exit file is on disk once the monitor has gone.
+    await sleeping.shim.closed;
     assert.deepEqual(await readExit(sleeping.spec.exitFile), killed);
   });
 
@@ -716,26 +718,36 @@ describe('the native helper', { skip: isRoot ? false : 'needs root (namespaces, 
     assert.deepEqual((await logEntries(container)).map((e) => e.log), ['ready\n', 'hup\n']);
   });
 
-  test('the monitor prints its pid and the container\'s, closes its stdout, and leads its own session', async () => {
+  test('the monitor prints the pids, then the end before its exit file, and leads its own session', async () => {
     const { dir, spec } = await makeSpec(['sleep', '60']);
     await writeSpec(join(dir, 'spec'), spec);
     const child = spawn(SHIM_PATH, [join(dir, 'spec')], { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
+    const lines = (n: number) => new Promise<void>((resolve) => {
+      const check = () => stdout.split('\n').length > n && resolve();
+      child.stdout.on('data', check);
+      check();
+    });
     child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-    await new Promise((resolve) => child.stdout.on('end', resolve)); // EOF while the container runs
-    const pid = Number(await readFile(spec.pidFile, 'utf8'));
+    await lines(1);
+    const [shimPid, pid] = stdout.split('\n')[0].split(' ').map(Number);
     cleanups.push(async () => {
       if (!(await readExit(spec.exitFile))) process.kill(pid, 'SIGKILL'); // the test failed midway
     });
-    assert.equal(stdout, `${child.pid} ${pid}\n`);
+    assert.equal(shimPid, child.pid);
+    while (!existsSync(spec.pidFile)) await sleep(10); // written right after the pids are printed
+    assert.equal(await readFile(spec.pidFile, 'utf8'), `${pid}\n`);
     assert.equal(await readExit(spec.exitFile), null);
     const stat = (await readFile(`/proc/${child.pid}/stat`, 'utf8')).split(') ')[1].split(' ');
     assert.equal(Number(stat[3]), child.pid, 'the monitor is the leader of its session');
-    // A later engine learns the end from the exit file.
+    // A later engine learns the end from the exit file; the one listening, from stdout.
     const watched = watchExit(spec.exitFile, child.pid!);
     process.kill(pid, 'SIGKILL');
+    await lines(2);
     const status = await watched;
     assert.equal(status.exitCode, 137);
+    assert.equal(stdout.split('\n')[1], `exit ${(await readFile(spec.exitFile, 'utf8')).trim()}`);
+    assert.match(stdout.split('\n')[1], /^exit 137 9 \d+$/);
     assert.deepEqual(await readExit(spec.exitFile), status);
     await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)));
     assert.equal(child.exitCode, 0);

@@ -141,6 +141,8 @@ interface Live {
   readersDone: (() => void)[];
   /** The record's writes, in order (see save). */
   saving: Promise<void>;
+  /** The last run's monitor has ended (its exit file written): the next run waits for it. */
+  monitorGone: Promise<void>;
   stopping: boolean;
 }
 
@@ -229,7 +231,7 @@ export class Containers {
   private track(record: ContainerRecord): Live {
     let markRemoved = () => {};
     const removed = new Promise<void>((resolve) => (markRemoved = resolve));
-    const entry: Live = { record, dir: join(this.root, record.Id), cgroup: null, exit: null, removed, markRemoved, exitWaiters: [], startWaiters: [], readers: 0, readersDone: [], saving: Promise.resolve(), stopping: false, stopped: Promise.resolve(), markStopped: () => {} };
+    const entry: Live = { record, dir: join(this.root, record.Id), cgroup: null, exit: null, removed, markRemoved, exitWaiters: [], startWaiters: [], readers: 0, readersDone: [], saving: Promise.resolve(), monitorGone: Promise.resolve(), stopping: false, stopped: Promise.resolve(), markStopped: () => {} };
     this.live.set(record.Id, entry);
     return entry;
   }
@@ -373,6 +375,8 @@ export class Containers {
     const image = this.options.images.get(record.Image);
     if (!image) throw notFound(`No such image: ${record.Image}`);
     const lower = this.options.storageDriver === 'overlay2' ? await this.options.snapshots.prepare(image) : [];
+    // The last run's exit file is written after its end is told: it must not land on this run.
+    await entry.monitorGone;
     let spec: ContainerSpec;
     let monitor: Prepared['monitor'];
     try {
@@ -401,6 +405,7 @@ export class Containers {
       StartedAt: now(), FinishedAt: ZERO_TIME,
     };
     record.ShimPid = shim.shimPid;
+    entry.monitorGone = shim.closed;
     entry.stopped = new Promise((resolve) => (entry.markStopped = resolve));
     // Saved while the answer goes out: the monitor holds the container whatever happens here.
     void this.save(entry).catch(() => {});

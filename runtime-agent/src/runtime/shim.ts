@@ -31,7 +31,10 @@ export interface ShimProcess {
   shimPid: number;
   /** The container's init, as the host sees it. */
   pid: number;
+  /** As soon as the monitor says the container ended (its output logged). */
   exited: Promise<ExitStatus>;
+  /** Once the monitor itself has ended, its exit file written. */
+  closed: Promise<void>;
 }
 
 type Monitor = ChildProcessWithoutNullStreams;
@@ -218,21 +221,27 @@ export async function startShim(specPath: string, spec: ContainerSpec, monitor?:
     });
     child.once('close', (code, signal) => resolve(signal ? `killed by ${signal}` : `exit code ${code}`));
   });
-  const exited = ended.then(async (how) => {
-    const status = await readExit(spec.exitFile).catch((error: Error) => {
-      return { exitCode: 255, signal: null, finishedAt: new Date(), error: error.message };
-    });
-    return status ?? { exitCode: 255, signal: null, finishedAt: new Date(), error: `the container monitor ended (${how}) without recording an exit status` };
-  });
-
   let stdout = '';
   let stderr = '';
+  let told: (status: ExitStatus) => void = () => {};
+  // The monitor says how the container ended before it writes the exit file, which it fsyncs.
+  const exited = Promise.race([
+    new Promise<ExitStatus>((resolve) => (told = resolve)),
+    ended.then(async (how) => {
+      const status = await readExit(spec.exitFile).catch((error: Error) => {
+        return { exitCode: 255, signal: null, finishedAt: new Date(), error: error.message };
+      });
+      return status ?? { exitCode: 255, signal: null, finishedAt: new Date(), error: `the container monitor ended (${how}) without recording an exit status` };
+    }),
+  ]);
   child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
   // The monitor prints its pid and the container's once the container's process has been exec'd.
   const started = await new Promise<boolean>((resolve) => {
     child.stdout.setEncoding('utf8').on('data', (text: string) => {
       stdout += text;
       if (stdout.includes('\n')) resolve(true);
+      const status = /^exit (\d+ \d+ \d+)$/m.exec(stdout);
+      if (status) told(parseExit(`${status[1]}\n`)!);
     });
     void ended.then(() => resolve(stdout.includes('\n')));
   });
@@ -242,11 +251,17 @@ export async function startShim(specPath: string, spec: ContainerSpec, monitor?:
     const error = await readFile(`${spec.exitFile}.error`, 'utf8').catch(() => '');
     throw new Error(error.trim() || stderr.trim().replace(/^tug-shim: /, '') || `the container monitor failed (${how})`);
   }
-  child.stdout.destroy();
   child.stderr.destroy();
-  const [shimPid, pid] = stdout.trim().split(' ').map(Number);
+  const [shimPid, pid] = stdout.slice(0, stdout.indexOf('\n')).split(' ').map(Number);
   if (!(pid > 0) || !(shimPid > 0)) throw new Error(`the container monitor printed no pids but ${JSON.stringify(stdout)}`);
-  return { shimPid, pid, exited };
+  return { shimPid, pid, exited, closed: ended.then(() => {}) };
+}
+
+/** "<exit code> <signal or 0> <finished at, unix ns>\n", as the monitor writes it; null if it is not that. */
+function parseExit(text: string): ExitStatus | null {
+  const match = /^(\d+) (\d+) (\d+)\n$/.exec(text);
+  if (!match) return null;
+  return { exitCode: Number(match[1]), signal: Number(match[2]) || null, finishedAt: new Date(Number(BigInt(match[3]) / 1_000_000n)) };
 }
 
 /** The exit status a monitor recorded, or null while there is none. */
@@ -258,13 +273,8 @@ export async function readExit(exitFile: string): Promise<ExitStatus | null> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
-  const match = /^(\d+) (\d+) (\d+)\n$/.exec(text);
-  if (!match) throw new Error(`${exitFile} does not hold an exit status: ${JSON.stringify(text.slice(0, 100))}`);
-  const status: ExitStatus = {
-    exitCode: Number(match[1]),
-    signal: Number(match[2]) || null,
-    finishedAt: new Date(Number(BigInt(match[3]) / 1_000_000n)),
-  };
+  const status = parseExit(text);
+  if (!status) throw new Error(`${exitFile} does not hold an exit status: ${JSON.stringify(text.slice(0, 100))}`);
   const error = await readFile(`${exitFile}.error`, 'utf8').catch(() => null);
   if (error !== null) status.error = error.trim();
   return status;
