@@ -433,7 +433,8 @@ export class Containers {
     };
     delete record.ShimPid;
     entry.stopping = false;
-    await this.save(entry).catch(() => {});
+    // Saved in the background (waiters need not wait for the disk); one removed next is not.
+    if (!record.HostConfig.AutoRemove) void this.save(entry).catch(() => {});
     if (oom) this.emit('oom', record);
     this.emit('die', record, { exitCode: String(status.exitCode) });
     for (const waiter of entry.exitWaiters.splice(0)) waiter(status.exitCode);
