@@ -50,10 +50,10 @@
  * stderr, and hands the master to the monitor over a socket. The monitor logs what the terminal
  * says as stdout, feeds it the stdin FIFO, and sets its size from "ROWS COLS" lines written to
  * RESIZE-FIFO (which it creates).
- * `tug-shim --standby [CGROUP_PROCS_FILE...]` waits for the spec's path on stdin (one line), so
- * that the engine can fork it before it is needed. Given cgroup.procs files, it first clones the
- * container's process with the usual namespaces (mount, pid, uts, ipc, network) and moves it into
- * those cgroups, where it waits: on cgroup v1 each move waits for an RCU grace period, 10-20 ms,
+ * `tug-shim --standby [NAMESPACE,... CGROUP_PROCS_FILE...]` waits for the spec's path on stdin
+ * (one line), so that the engine can fork it before it is needed. Given namespaces (as the spec
+ * names them, comma-separated) and cgroup.procs files, it first clones the container's process
+ * into those namespaces and moves it into those cgroups, where it waits: on cgroup v1 each move waits for an RCU grace period, 10-20 ms,
  * which is then paid before the container is asked for. The engine renames those cgroups to the
  * container's and says `staged` in the spec; a spec that wants other namespaces or no `staged`
  * gets a fresh process, and the waiting one is killed.
@@ -261,6 +261,19 @@ static void set_once(char **slot, char *value, const char *key)
 	*slot = value;
 }
 
+/* The clone flag of a namespace the process is cloned into (the cgroup one is unshared later); 0
+ * for any other name. */
+static int clone_flag(const char *name)
+{
+	static const struct { const char *name; int flag; } flags[] = {
+		{ "mount", CLONE_NEWNS }, { "pid", CLONE_NEWPID }, { "uts", CLONE_NEWUTS }, { "ipc", CLONE_NEWIPC }, { "network", CLONE_NEWNET },
+	};
+	for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+		if (!strcmp(name, flags[i].name))
+			return flags[i].flag;
+	return 0;
+}
+
 static void parse_spec(const char *path, struct spec *s)
 {
 	spec_path = path;
@@ -326,18 +339,10 @@ static void parse_spec(const char *path, struct spec *s)
 				spec_error("not a tug-spec 1 file");
 		} else if (!strcmp(key, "namespace")) {
 			NEED(1);
-			if (!strcmp(f[1], "mount"))
-				s->clone_flags |= CLONE_NEWNS;
-			else if (!strcmp(f[1], "pid"))
-				s->clone_flags |= CLONE_NEWPID;
-			else if (!strcmp(f[1], "uts"))
-				s->clone_flags |= CLONE_NEWUTS;
-			else if (!strcmp(f[1], "ipc"))
-				s->clone_flags |= CLONE_NEWIPC;
-			else if (!strcmp(f[1], "network"))
-				s->clone_flags |= CLONE_NEWNET;
-			else if (!strcmp(f[1], "cgroup"))
+			if (!strcmp(f[1], "cgroup"))
 				s->cgroup_ns = 1;
+			else if (clone_flag(f[1]))
+				s->clone_flags |= clone_flag(f[1]);
 			else
 				spec_error("unknown namespace \"%s\"", f[1]);
 		} else if (!strcmp(key, "join-network")) {
@@ -1447,8 +1452,6 @@ static char *standby_path(void)
 	return path;
 }
 
-/* The namespaces a standby clones its process with: a container's usual ones. */
-#define STAGED_FLAGS (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET)
 
 /* The monitor's ends of the pipes to the container's process. */
 struct child_pipes {
@@ -1518,9 +1521,23 @@ static void drop_child(pid_t pid, struct child_pipes *p)
 int main(int argc, char **argv)
 {
 	int standby = argc >= 2 && !strcmp(argv[1], "--standby");
-	if (argc < 2 || (!standby && argc != 2)) {
-		fprintf(stderr, "usage: tug-shim SPECFILE | tug-shim --standby [CGROUP_PROCS_FILE...]\n");
+	if (argc < 2 || (!standby && argc != 2) || argc == 3) {
+		fprintf(stderr, "usage: tug-shim SPECFILE | tug-shim --standby [NAMESPACE,... CGROUP_PROCS_FILE...]\n");
 		return 2;
+	}
+	/* A standby's namespaces, as the engine names them for the containers it expects. */
+	int staged_flags = 0;
+	if (standby && argc > 3) {
+		char *list = argv[2];
+		for (char *name = strtok(list, ","); name; name = strtok(NULL, ",")) {
+			if (!strcmp(name, "cgroup"))
+				continue; /* unshared once the spec says so, after the cgroups are joined */
+			if (!clone_flag(name)) {
+				fprintf(stderr, "tug-shim: unknown namespace \"%s\"\n", name);
+				return 2;
+			}
+			staged_flags |= clone_flag(name);
+		}
 	}
 
 	/* Nothing the engine happened to leave open reaches the container. */
@@ -1565,9 +1582,9 @@ int main(int argc, char **argv)
 	/* A standby given cgroups: the container's process, cloned and moved into them ahead of need. */
 	struct child_pipes pipes;
 	pid_t pid = -1;
-	if (standby && argc > 2) {
-		struct strv files = { .v = argv + 2, .n = (size_t)(argc - 2) };
-		pid = clone_child(STAGED_FLAGS, NULL, &container_mask, &pipes, -1);
+	if (standby && argc > 3) {
+		struct strv files = { .v = argv + 3, .n = (size_t)(argc - 3) };
+		pid = clone_child(staged_flags, NULL, &container_mask, &pipes, -1);
 		if (pid < 0) {
 			warn("clone: %s", strerror(errno));
 			return 2;
@@ -1594,7 +1611,7 @@ int main(int argc, char **argv)
 		start_failed_errno("open log %s", spec.log);
 	}
 
-	int staged = pid > 0 && spec.staged && spec.clone_flags == STAGED_FLAGS;
+	int staged = pid > 0 && spec.staged && spec.clone_flags == staged_flags;
 	if (pid > 0 && !staged)
 		drop_child(pid, &pipes);
 	int joined = staged;

@@ -581,7 +581,7 @@ describe('the native helper', { skip: isRoot ? false : 'needs root (namespaces, 
     // Each case: a standby given a cgroup; the cgroup renamed as the engine renames it; a spec.
     const standby = async (change: (spec: ContainerSpec) => void) => {
       const cgroup = await pidsCgroup();
-      const monitor = spawn(SHIM_PATH, ['--standby', join(cgroup.dir, 'cgroup.procs')], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const monitor = spawn(SHIM_PATH, ['--standby', 'mount,pid,uts,ipc,cgroup,network', join(cgroup.dir, 'cgroup.procs')], { stdio: ['pipe', 'pipe', 'pipe'] });
       const said = await new Promise<string>((resolve) => monitor.stdout.once('data', (data: Buffer) => resolve(data.toString())));
       assert.equal(said, 'staged\n');
       // The process waits in the cgroup before there is any spec.
@@ -642,7 +642,7 @@ describe('the native helper', { skip: isRoot ? false : 'needs root (namespaces, 
   });
 
   test('a standby whose process cannot join its cgroup says why and exits', async () => {
-    const monitor = spawn(SHIM_PATH, ['--standby', join(base, 'no-such-cgroup', 'cgroup.procs')], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const monitor = spawn(SHIM_PATH, ['--standby', 'mount,pid', join(base, 'no-such-cgroup', 'cgroup.procs')], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
     monitor.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
     const code = await new Promise((resolve) => monitor.once('close', resolve));

@@ -13,7 +13,7 @@ import type { ImageRecord, ImageStore } from '../images/store';
 import type { Snapshots } from '../images/snapshots';
 import type { Cgroup, CgroupManager, Limits } from './cgroups';
 import { generateName, VALID_NAME } from './names';
-import { defaultSpec, DOCKER_DEFAULT_CAPS, MS, type ContainerSpec } from './spec';
+import { CONTAINER_NAMESPACES, defaultSpec, DOCKER_DEFAULT_CAPS, MS, type ContainerSpec } from './spec';
 import { alive, readExit, startShim, watchExit, type ExitStatus, type Monitors, type Prepared } from './shim';
 import { resolveUser } from './users';
 
@@ -481,7 +481,7 @@ export class Containers {
     const network = host.NetworkMode ?? 'bridge';
     const rootfs = join(dir, 'rootfs');
     const spec = defaultSpec(rootfs);
-    spec.namespaces = ['mount', 'pid', 'uts', 'ipc', 'cgroup', ...(network === 'host' ? [] : (['network'] as const))];
+    spec.namespaces = CONTAINER_NAMESPACES.filter((ns) => ns !== 'network' || network !== 'host');
     spec.hostname = network === 'host' ? undefined : config.Hostname;
     // Its own network namespace holds just the loopback device, up (bridge networks come later).
     spec.loopbackUp = network !== 'host';

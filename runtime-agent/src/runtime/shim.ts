@@ -8,7 +8,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Cgroup, CgroupManager, Limits } from './cgroups';
-import { writeSpec, type ContainerSpec } from './spec';
+import { CONTAINER_NAMESPACES, writeSpec, type ContainerSpec } from './spec';
 
 /** dist/tug-shim next to the running bundle (dist/tug.js), else under ./dist; TUG_SHIM overrides. */
 export const SHIM_PATH: string = process.env.TUG_SHIM || locateShim();
@@ -39,9 +39,13 @@ export interface ShimProcess {
 
 type Monitor = ChildProcessWithoutNullStreams;
 
-/** A monitor started with `--standby`: it waits for a spec's path on stdin. */
+/**
+ * A monitor started with `--standby`: it waits for a spec's path on stdin. Given cgroups, it
+ * clones a container's process into a container's usual namespaces and moves it there first.
+ */
 function spawnMonitor(procsFiles: string[] = []): Monitor {
-  const child = spawn(SHIM_PATH, ['--standby', ...procsFiles], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  const staging = procsFiles.length ? [CONTAINER_NAMESPACES.join(','), ...procsFiles] : [];
+  const child = spawn(SHIM_PATH, ['--standby', ...staging], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
   child.on('error', () => {}); // reported when it is used
   return child;
 }

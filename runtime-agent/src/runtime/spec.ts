@@ -48,6 +48,9 @@ import { isAbsolute, resolve } from 'node:path';
 
 export type Namespace = 'mount' | 'pid' | 'uts' | 'ipc' | 'cgroup' | 'network';
 
+/** A container's own namespaces, as Docker gives them (`--network host` goes without 'network'). */
+export const CONTAINER_NAMESPACES: readonly Namespace[] = ['mount', 'pid', 'uts', 'ipc', 'cgroup', 'network'];
+
 export interface Mount {
   source: string;
   /** Inside the container. */
