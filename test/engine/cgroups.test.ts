@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { detectCgroups, type Cgroup, type CgroupManager } from '../../runtime-agent/src/runtime/cgroups';
+import { CgroupRenameError, detectCgroups, type Cgroup, type CgroupManager } from '../../runtime-agent/src/runtime/cgroups';
 
 const MiB = 1024 * 1024;
 const PARENT = `tug-test-cgroups-${process.pid}`;
@@ -233,8 +233,9 @@ test('v1: a fork bomb is held at pids.max and destroy leaves nothing', { timeout
 
 test('v1: one kill() ends a process that keeps forking and everything it forked', { timeout: 30_000 }, async () => {
   const m = await manager();
-  const cg = await create(m, 'spawner', { pidsLimit: 500 });
-  const child = gated('while :; do sleep 100 & done');
+  const cg = await create(m, 'spawner', { pidsLimit: 2000 });
+  // Paced, so that the limit (dash exits when a fork fails) is not reached before the kill.
+  const child = gated('while :; do sleep 100 & sleep 0.005; done');
   await enterAndGo(cg, child);
   await until('a few sleeps', () => cg.pids(), (p) => p.length >= 50);
   await cg.kill('SIGKILL');
@@ -244,6 +245,26 @@ test('v1: one kill() ends a process that keeps forking and everything it forked'
   // kill, however long a loaded machine takes to reap fifty processes.
   await until('the cgroup to empty', () => cg.pids(), (p) => p.length === 0);
   await cg.destroy();
+});
+
+test('v1: a cgroup is renamed with its processes in it, past an empty one a crash left, and limited there', async () => {
+  const m = await manager();
+  const staged = await create(m, 'staged', {});
+  const child = gated('sleep 100');
+  await enterAndGo(staged, child);
+  const leftover = await create(m, 'renamed', {}); // empty: in the way, and removed
+  const renamed = await m.rename(staged, 'renamed', { pidsLimit: 7 });
+  cgroups.push(renamed);
+  assert.ok((await renamed.pids()).includes(child.pid), 'the process moved with its cgroup');
+  assert.equal((await read(join(dirWith(renamed, 'pids.max'), 'pids.max'))).trim(), '7');
+  assert.ok(renamed.procsFiles.every((file) => file.includes('/renamed/')));
+  for (const file of staged.procsFiles) assert.equal(existsSync(dirname(file)), false);
+  // One with processes in it is not removed: the rename fails, and says so.
+  const other = await create(m, 'other', {});
+  await assert.rejects(m.rename(other, 'renamed', {}), (error: Error) => error instanceof CgroupRenameError && /cannot rename cgroup .*other to renamed/.test(error.message));
+  assert.ok(leftover);
+  await renamed.kill('SIGKILL');
+  await exited(child);
 });
 
 test('v1: bad names and limits are refused before anything is created', async () => {

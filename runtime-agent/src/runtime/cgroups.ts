@@ -275,14 +275,13 @@ class V1Cgroup implements Cgroup {
     for (const dir of this.dirs) {
       const target = join(dirname(dir), name);
       try {
-        await rename(dir, target);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'EEXIST' && code !== 'ENOTEMPTY' && code !== 'EBUSY') throw new Error(`cannot rename cgroup ${dir}: ${(err as Error).message}`);
-        await rmdir(target).catch((e: Error) => {
-          throw new Error(`cannot rename cgroup ${dir} to ${name}: ${target} is in the way (${e.message})`);
+        await rename(dir, target).catch(async (err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EEXIST' && err.code !== 'ENOTEMPTY' && err.code !== 'EBUSY') throw err;
+          await rmdir(target);
+          await rename(dir, target);
         });
-        await rename(dir, target);
+      } catch (err) {
+        throw new CgroupRenameError(`cannot rename cgroup ${dir} to ${name}: ${(err as Error).message}`);
       }
     }
   }
@@ -501,6 +500,9 @@ function requireControllers(l: Converted, has: (controller: string) => boolean, 
     if (needed && !has(controller)) throw new Error(`cannot apply ${flag}: the ${controller} cgroup controller ${why}`);
   }
 }
+
+/** A cgroup could not take its new name (its processes are where they were). */
+export class CgroupRenameError extends Error {}
 
 /** The cgroups directly below `dir` (none when it does not exist yet). */
 async function childCgroups(dir: string): Promise<string[]> {

@@ -7,7 +7,7 @@ import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Cgroup, CgroupManager, Limits } from './cgroups';
+import { CgroupRenameError, type Cgroup, type CgroupManager, type Limits } from './cgroups';
 import { CONTAINER_NAMESPACES, writeSpec, type ContainerSpec } from './spec';
 
 /** dist/tug-shim next to the running bundle (dist/tug.js), else under ./dist; TUG_SHIM overrides. */
@@ -159,7 +159,7 @@ export class Monitors {
       } catch (error) {
         await discard(standby);
         // Limits this host cannot apply get their error; a failed rename, the plain way below.
-        if (!/^cannot rename/.test((error as Error).message)) throw error;
+        if (!(error instanceof CgroupRenameError)) throw error;
       }
     } else {
       monitor = standby?.monitor;
