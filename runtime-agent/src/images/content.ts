@@ -91,14 +91,14 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
 
 export class ContentStore {
   private readonly blobs: string;
-  private readonly ingest: string;
+  private readonly ingestDir: string;
   /** Ingest files this process is writing now (the rest are leftovers of a crash). */
   private readonly active = new Set<string>();
 
   /** `root` is the store's own folder (the data root's content/). */
   constructor(readonly root: string) {
     this.blobs = join(root, 'blobs', 'sha256');
-    this.ingest = join(root, 'ingest');
+    this.ingestDir = join(root, 'ingest');
   }
 
   path(digest: string): string {
@@ -150,35 +150,50 @@ export class ContentStore {
     expected: { digest: string; size?: number },
     onBytes?: (n: number) => void,
   ): Promise<void> {
-    const hex = digestHex(expected.digest);
     if (await this.has(expected.digest)) return;
-    await mkdir(this.ingest, { recursive: true });
+    await this.store(source, expected, onBytes);
+  }
+
+  /** Stores a blob whose digest is known only once it is written (a layer a build made). */
+  async add(source: AsyncIterable<Uint8Array>): Promise<{ digest: string; size: number }> {
+    return this.store(source, null);
+  }
+
+  private async store(
+    source: AsyncIterable<Uint8Array> | Uint8Array,
+    expected: { digest: string; size?: number } | null,
+    onBytes?: (n: number) => void,
+  ): Promise<{ digest: string; size: number }> {
+    const hex = expected ? digestHex(expected.digest) : 'new';
+    await mkdir(this.ingestDir, { recursive: true });
     await mkdir(this.blobs, { recursive: true });
-    const tmp = join(this.ingest, `${hex}-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const tmp = join(this.ingestDir, `${hex}-${process.pid}-${randomBytes(6).toString('hex')}`);
     this.active.add(tmp);
     try {
       const hash = createHash('sha256');
       let total = 0;
+      let actual: string;
       const handle = await open(tmp, 'wx', 0o644);
       try {
         const chunks = source instanceof Uint8Array ? [source] : source;
         for await (const chunk of chunks) {
           total += chunk.length;
           // Stop early rather than fill the disk with a blob that is already wrong.
-          if (expected.size !== undefined && total > expected.size) throw new SizeMismatchError(expected.digest, expected.size, -1);
+          if (expected?.size !== undefined && total > expected.size) throw new SizeMismatchError(expected.digest, expected.size, -1);
           hash.update(chunk);
           await handle.write(chunk);
           onBytes?.(chunk.length);
         }
-        if (expected.size !== undefined && total !== expected.size) throw new SizeMismatchError(expected.digest, expected.size, total);
-        const actual = `sha256:${hash.digest('hex')}`;
-        if (actual !== expected.digest) throw new DigestMismatchError(expected.digest, actual);
+        if (expected?.size !== undefined && total !== expected.size) throw new SizeMismatchError(expected.digest, expected.size, total);
+        actual = `sha256:${hash.digest('hex')}`;
+        if (expected && actual !== expected.digest) throw new DigestMismatchError(expected.digest, actual);
         await handle.sync();
       } finally {
         await handle.close();
       }
-      await rename(tmp, this.path(expected.digest));
+      await rename(tmp, this.path(actual));
       await syncDir(this.blobs);
+      return { digest: actual, size: total };
     } finally {
       this.active.delete(tmp);
       await rm(tmp, { force: true });
@@ -211,13 +226,13 @@ export class ContentStore {
   async pruneIngest(): Promise<number> {
     let names: string[];
     try {
-      names = await readdir(this.ingest);
+      names = await readdir(this.ingestDir);
     } catch {
       return 0;
     }
     let removed = 0;
     for (const name of names) {
-      const file = join(this.ingest, name);
+      const file = join(this.ingestDir, name);
       if (this.active.has(file)) continue;
       await rm(file, { force: true, recursive: true });
       removed++;
