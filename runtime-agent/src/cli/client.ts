@@ -1,8 +1,9 @@
 // A client of the Docker Engine API over a Unix socket (tugd, or any Docker-API engine): JSON
 // calls, JSON-line streams, and hijacked attach streams.
 
-import { request, type IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { Readable, type Duplex } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 export class EngineError extends Error {
   constructor(
@@ -24,17 +25,19 @@ export class EngineClient {
   constructor(private readonly socket: string) {}
 
   private send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<IncomingMessage> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    return this.open(
+      method,
+      path,
+      { ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) } : {}), ...headers },
+      (req) => req.end(payload),
+    );
+  }
+
+  /** Sends a request, its body written by `write`; resolves with the answer. */
+  private open(method: string, path: string, headers: Record<string, string>, write: (req: ClientRequest) => void): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      const req = request(
-        {
-          socketPath: this.socket,
-          method,
-          path,
-          headers: { Host: 'docker', ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}), ...headers },
-        },
-        resolve,
-      );
+      const req = request({ socketPath: this.socket, method, path, headers: { Host: 'docker', ...headers } }, resolve);
       req.on('error', (error: NodeJS.ErrnoException) =>
         reject(
           error.code === 'ENOENT' || error.code === 'ECONNREFUSED'
@@ -42,7 +45,7 @@ export class EngineClient {
             : error,
         ),
       );
-      req.end(payload);
+      write(req);
     });
   }
 
@@ -73,7 +76,39 @@ export class EngineClient {
 
   /** A call answered with a stream of JSON objects (pull progress, events). */
   async *lines<T>(method: string, path: string, headers: Record<string, string> = {}): AsyncIterable<T> {
-    const res = await EngineClient.check(await this.send(method, path, undefined, headers));
+    yield* EngineClient.jsonLines<T>(await EngineClient.check(await this.send(method, path, undefined, headers)));
+  }
+
+  /**
+   * A call with a streamed body (a build context, chunked), answered with a stream of JSON
+   * objects. An engine that refuses the call before reading all of the body is heard out: its
+   * answer is the error, not the broken upload.
+   */
+  async *upload<T>(method: string, path: string, body: AsyncIterable<Uint8Array>, headers: Record<string, string> = {}): AsyncIterable<T> {
+    let req: ClientRequest | undefined;
+    let sent: Promise<void> = Promise.resolve();
+    const res = await this.open(method, path, headers, (r) => {
+      req = r;
+      sent = pipeline(Readable.from(body), r);
+      sent.catch(() => {}); // awaited below, once the answer is read
+    });
+    let answer: IncomingMessage;
+    try {
+      answer = await EngineClient.check(res);
+    } catch (error) {
+      req?.destroy(); // refused: the rest of the context is of no use
+      throw error;
+    }
+    try {
+      yield* EngineClient.jsonLines<T>(answer);
+    } catch (error) {
+      await sent; // a failed upload (an unreadable file) says more than the cut answer
+      throw error;
+    }
+    await sent;
+  }
+
+  private static async *jsonLines<T>(res: IncomingMessage): AsyncIterable<T> {
     let pending = '';
     for await (const chunk of res) {
       pending += (chunk as Buffer).toString('utf8');

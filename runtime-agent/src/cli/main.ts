@@ -6,13 +6,18 @@ import { DEFAULT_DATA_ROOT, DEFAULT_SOCKET, startDaemon } from '../daemon';
 import type { StorageDriver } from '../runtime/containers';
 import { isLayerWorker } from '../images/layer-worker';
 import { isPullProcess } from '../registry/pull-process';
+import { build } from './build';
 import { EngineClient, EngineError, socketPath } from './client';
+import { UsageError, all, on, one, parse } from './flags';
 
 const USAGE = `Usage: tug [--host unix://PATH] COMMAND
 
 Commands:
   daemon [--socket PATH] [--data-root DIR] [--insecure-registry HOST]... [--storage-driver overlay2|vfs]
          [-D|--debug]                                                      run the engine (-D: log every request)
+  build [-t NAME[:TAG]]... [-f FILE] [--build-arg KEY[=VALUE]]... [--label KEY[=VALUE]]... [--target STAGE]
+        [--no-cache] [--pull] [-q] [--iidfile FILE] [--platform P] [--network MODE] [--rm=false] [--force-rm]
+        PATH | -                                                         build an image (the engine's POST /build)
   pull IMAGE
   run [-d] [-i] [-t] [--rm] [--name NAME] [-e KEY=VALUE] [-w DIR] [-u USER] [--entrypoint CMD]
       [--hostname NAME] [--network host|none] [-m BYTES] [--cpus N] [--cpu-shares N]
@@ -26,50 +31,6 @@ Commands:
   rmi [-f] IMAGE...
 
 The host defaults to $TUG_HOST, then $DOCKER_HOST, then unix://${DEFAULT_SOCKET}.`;
-
-class UsageError extends Error {}
-
-/** Splits flags from arguments; flags take a value unless listed as switches. */
-function parse(args: string[], switches: string[], stopAtFirst = true): { flags: Map<string, string[]>; rest: string[] } {
-  const flags = new Map<string, string[]>();
-  const rest: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (!arg.startsWith('-') || arg === '-' || (stopAtFirst && rest.length)) {
-      rest.push(...(stopAtFirst ? args.slice(i) : [arg]));
-      if (stopAtFirst) break;
-      continue;
-    }
-    if (arg === '--') {
-      rest.push(...args.slice(i + 1));
-      break;
-    }
-    const eq = arg.indexOf('=');
-    const name = eq === -1 ? arg : arg.slice(0, eq);
-    // Bundled short switches: -it, -fq.
-    if (/^-[a-zA-Z]{2,}$/.test(arg) && [...arg.slice(1)].every((c) => switches.includes(`-${c}`))) {
-      for (const c of arg.slice(1)) flags.set(`-${c}`, ['true']);
-      continue;
-    }
-    let value: string;
-    if (switches.includes(name)) value = eq === -1 ? 'true' : arg.slice(eq + 1);
-    else if (eq !== -1) value = arg.slice(eq + 1);
-    else if (i + 1 < args.length) value = args[++i];
-    else throw new UsageError(`flag needs an argument: ${name}`);
-    flags.set(name, [...(flags.get(name) ?? []), value]);
-  }
-  return { flags, rest };
-}
-
-const one = (flags: Map<string, string[]>, ...names: string[]) => {
-  for (const n of names) {
-    const v = flags.get(n);
-    if (v) return v[v.length - 1];
-  }
-  return undefined;
-};
-const all = (flags: Map<string, string[]>, ...names: string[]) => names.flatMap((n) => flags.get(n) ?? []);
-const on = (flags: Map<string, string[]>, ...names: string[]) => names.some((n) => flags.get(n)?.some((v) => v !== 'false'));
 
 /** Docker's RAMInBytes: 512m, 1g, 1024k, binary units. */
 export function parseBytes(text: string): number {
@@ -231,6 +192,8 @@ async function main(argv: string[]): Promise<number> {
   const host = one(global, '--host', '-H') ?? process.env.TUG_HOST ?? process.env.DOCKER_HOST ?? `unix://${DEFAULT_SOCKET}`;
   const client = new EngineClient(socketPath(host));
   switch (command) {
+    case 'build':
+      return build(client, args);
     case 'pull': {
       if (!args[0]) throw new UsageError('"tug pull" requires exactly 1 argument');
       await pull(client, args[0]);
