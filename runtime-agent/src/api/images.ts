@@ -52,7 +52,7 @@ function containerConfig(image: ImageRecord) {
 function summary(image: ImageRecord) {
   return {
     Id: image.id,
-    ParentId: '',
+    ParentId: image.parent ?? '',
     RepoTags: image.repoTags.map(familiarName),
     RepoDigests: image.repoDigests.map(familiarName),
     Created: Math.floor(Date.parse(image.config.created ?? image.created) / 1000) || 0,
@@ -114,6 +114,11 @@ export function imageRoutes(api: ApiServer, engine: Engine): void {
     const dangling = filters.get('dangling')?.[0];
     const references = filters.get('reference') ?? [];
     let list = images.list();
+    // Intermediate images (a build's steps: untagged, with children) only with all=1, as Docker.
+    if (!call.bool('all')) {
+      const parents = new Set(list.map((i) => i.parent));
+      list = list.filter((i) => i.repoTags.length > 0 || !parents.has(i.id));
+    }
     if (!call.bool('all') || dangling !== undefined) {
       if (dangling === 'true') list = list.filter((i) => i.repoTags.length === 0);
       else if (dangling === 'false') list = list.filter((i) => i.repoTags.length > 0);
@@ -131,7 +136,7 @@ export function imageRoutes(api: ApiServer, engine: Engine): void {
       Id: image.id,
       RepoTags: image.repoTags.map(familiarName),
       RepoDigests: image.repoDigests.map(familiarName),
-      Parent: '',
+      Parent: image.parent ?? '',
       Comment: image.config.comment ?? '',
       Created: image.config.created ?? image.created,
       DockerVersion: '',
@@ -224,6 +229,15 @@ export function imageRoutes(api: ApiServer, engine: Engine): void {
     if (users.length === 0) {
       await images.remove(image.id);
       deleted.push({ Deleted: image.id });
+      // The build steps it came from go with it, up to one that is tagged or used (noprune keeps them).
+      for (let parent = image.parent; parent && !call.bool('noprune'); ) {
+        const step = images.get(parent);
+        const list = images.list();
+        if (!step || step.repoTags.length || step.repoDigests.length || list.some((i) => i.parent === step.id) || containers.usersOf(step.id).length) break;
+        await images.remove(step.id);
+        deleted.push({ Deleted: step.id });
+        parent = step.parent;
+      }
       for (const chain of await engine.collectGarbage()) deleted.push({ Deleted: chain });
       engine.events.emit('image', 'delete', image.id, { name: image.id });
     }

@@ -76,6 +76,8 @@ export interface ImageRecord {
   created: string;
   /** Unpacked size in bytes. */
   size: number;
+  /** A built image: the image of the step before (Docker's Parent). */
+  parent?: string;
 }
 
 const ID = /^sha256:[0-9a-f]{64}$/;

@@ -193,8 +193,13 @@ const now = () => new Date().toISOString();
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 
+/** What a container's mounts need to exist in its root: made once, shared by all (see initLayer). */
+const INIT_DIRS = ['proc', 'sys', 'dev', 'etc'];
+const INIT_FILES = ['etc/hosts', 'etc/hostname', 'etc/resolv.conf'];
+
 export class Containers {
   private readonly live = new Map<string, Live>();
+  private init: Promise<string> | null = null;
 
   constructor(private readonly options: ContainerOptions) {}
 
@@ -206,6 +211,10 @@ export class Containers {
   async load(): Promise<void> {
     await mkdir(this.root, { recursive: true });
     for (const id of await readdir(this.root)) {
+      if (id.startsWith('.init-')) {
+        await rm(join(this.root, id), { recursive: true, force: true });
+        continue;
+      }
       if (id.startsWith('.removing-')) {
         await rm(join(this.root, id), { recursive: true, force: true });
         continue;
@@ -452,6 +461,24 @@ export class Containers {
     }
   }
 
+  /**
+   * Docker's init layer: the mount points a container's root needs, as a read-only layer above
+   * the image's, so that they are not made in (and committed from) its writable layer.
+   */
+  private initLayer(): Promise<string> {
+    this.init ??= (async () => {
+      const dir = join(this.root, '.init');
+      const tmp = `${dir}-${process.pid}-${randomBytes(4).toString('hex')}`;
+      for (const sub of INIT_DIRS) await mkdir(join(tmp, sub), { recursive: true, mode: 0o755 });
+      for (const file of INIT_FILES) await writeFile(join(tmp, file), '', { mode: 0o644 });
+      // Whole or not at all; one made before is as good.
+      await rename(tmp, dir).catch(() => rm(tmp, { recursive: true, force: true }));
+      return dir;
+    })();
+    this.init.catch(() => (this.init = null));
+    return this.init;
+  }
+
   /** Everything the monitor needs to run this container. */
   private async spec(entry: Live, lower: string[]): Promise<{ spec: ContainerSpec; monitor: Prepared['monitor'] }> {
     const { record, dir } = entry;
@@ -485,7 +512,7 @@ export class Containers {
     spec.hostname = network === 'host' ? undefined : config.Hostname;
     // Its own network namespace holds just the loopback device, up (bridge networks come later).
     spec.loopbackUp = network !== 'host';
-    if (overlay) spec.overlay = { lower, upper: join(dir, 'upper'), work: join(dir, 'work') };
+    if (overlay) spec.overlay = { lower: [await this.initLayer(), ...lower], upper: join(dir, 'upper'), work: join(dir, 'work') };
     for (const [file, target] of [
       [record.ResolvConfPath, '/etc/resolv.conf'],
       [record.HostnamePath, '/etc/hostname'],

@@ -75,6 +75,17 @@ export const validatorRule: Rule = {
   },
 };
 
+const ERRORS = new Set(CODES.filter((c) => c.severity === 'error').map((c) => c.code));
+
+/** What Docker refuses to build in a Dockerfile (the builder checks before it starts). */
+export function buildErrors(model: Model): Finding[] {
+  const found: Finding[] = model.syntax.problems.map((p) => ({ code: p.code, message: p.message, span: p }));
+  new Validator(model, (finding) => {
+    if (ERRORS.has(finding.code)) found.push(finding);
+  }).run();
+  return found.sort((a, b) => a.span.start - b.span.start);
+}
+
 const INSTRUCTION_NAMES = INSTRUCTIONS.map((i) => i.name);
 /** The `${name<modifier>word}` forms BuildKit knows. */
 const MODIFIERS = new Set([':-', '-', ':+', '+', ':?', '?', '#', '##', '%', '%%', '/', '//']);

@@ -1,0 +1,295 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { chmod, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { busyboxLayer, pushImage } from '../helpers/images';
+import { startEngine, type TestEngine } from '../helpers/engine';
+import { startRegistry, type TestRegistry } from '../helpers/registry';
+
+// Builds through the real docker CLI's legacy builder client (DOCKER_BUILDKIT=0) against tugd,
+// on a busybox image from a real registry on 127.0.0.1; each built image is run and looked into.
+
+let registry: TestRegistry;
+let engine: TestEngine;
+let busybox: string;
+const dirs: string[] = [];
+
+before(async () => {
+  registry = await startRegistry();
+  engine = await startEngine();
+  await pushImage(registry, 'library/busybox', 'latest', {
+    layers: [await busyboxLayer()],
+    config: { config: { Cmd: ['sh'], Env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'] } },
+  });
+  busybox = `${registry.host}/library/busybox:latest`;
+});
+
+after(async () => {
+  await engine?.stop();
+  await registry?.stop();
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+type Files = Record<string, string | { body: string; mode: number }>;
+
+/** A build context folder with these files (the Dockerfile's FROM @BASE@ becomes the busybox image). */
+async function context(files: Files): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'tug-build-'));
+  dirs.push(dir);
+  for (const [name, spec] of Object.entries(files)) {
+    const path = join(dir, name);
+    await mkdir(dirname(path), { recursive: true });
+    const body = typeof spec === 'string' ? spec : spec.body;
+    await writeFile(path, name.endsWith('Dockerfile') ? body.replaceAll('@BASE@', busybox) : body);
+    if (typeof spec !== 'string') await chmod(path, spec.mode);
+  }
+  return dir;
+}
+
+async function build(dir: string, ...args: string[]) {
+  return engine.docker(['build', ...args, dir]);
+}
+
+async function built(dir: string, ...args: string[]): Promise<{ id: string; out: string }> {
+  const r = await build(dir, ...args);
+  assert.equal(r.code, 0, `docker build: ${r.stdout}\n${r.stderr}`);
+  const id = /Successfully built ([0-9a-f]{12})/.exec(r.stdout)?.[1];
+  assert.ok(id, r.stdout);
+  return { id, out: r.stdout };
+}
+
+async function runIn(image: string, ...command: string[]): Promise<string> {
+  const r = await engine.docker(['run', '--rm', image, ...command]);
+  assert.equal(r.code, 0, `docker run ${image} ${command.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function inspect(image: string): Promise<{ Config: Record<string, unknown>; RootFS: { Layers: string[] }; Author: string }> {
+  const r = await engine.docker(['image', 'inspect', image]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout)[0];
+}
+
+test('a Dockerfile with every metadata instruction makes the config Docker would', async () => {
+  const dir = await context({
+    Dockerfile: [
+      'FROM @BASE@',
+      'MAINTAINER someone@example.com',
+      'ENV A=1 B="two words"',
+      'ENV C=$A-${B}',
+      'LABEL version="1.0" "with space"=yes',
+      'EXPOSE 80 53/udp 8000-8001',
+      'VOLUME /data',
+      'VOLUME ["/logs"]',
+      'USER 1000:1000',
+      'WORKDIR /app',
+      'WORKDIR sub',
+      'STOPSIGNAL SIGINT',
+      'HEALTHCHECK --interval=30s --timeout=1m30s --retries=3 CMD true',
+      'SHELL ["/bin/sh", "-ec"]',
+      'ENTRYPOINT ["/bin/echo"]',
+      'CMD ["hello"]',
+      'ONBUILD RUN echo triggered',
+      '',
+    ].join('\n'),
+  });
+  const { id } = await built(dir, '-t', 'meta:1');
+  const image = await inspect('meta:1');
+  const config = image.Config;
+  assert.equal(image.Author, 'someone@example.com');
+  assert.deepEqual(config.Env, ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'A=1', 'B=two words', 'C=1-two words']);
+  assert.deepEqual(config.Labels, { version: '1.0', 'with space': 'yes' });
+  assert.deepEqual(config.ExposedPorts, { '80/tcp': {}, '53/udp': {}, '8000/tcp': {}, '8001/tcp': {} });
+  assert.deepEqual(config.Volumes, { '/data': {}, '/logs': {} });
+  assert.equal(config.User, '1000:1000');
+  assert.equal(config.WorkingDir, '/app/sub');
+  assert.equal(config.StopSignal, 'SIGINT');
+  assert.deepEqual(config.Healthcheck, { Test: ['CMD-SHELL', 'true'], Interval: 30e9, Timeout: 90e9, Retries: 3 });
+  assert.deepEqual(config.Entrypoint, ['/bin/echo']);
+  assert.deepEqual(config.Cmd, ['hello']);
+  assert.deepEqual(config.OnBuild, ['RUN echo triggered']);
+  assert.equal((await runIn('meta:1')).trim(), 'hello');
+  // WORKDIR made the directory in the image, owned as Docker makes it.
+  const listed = await engine.docker(['run', '--rm', '--entrypoint', 'sh', 'meta:1', '-c', 'stat -c %F /app/sub']);
+  assert.equal(listed.stdout, 'directory\n', listed.stderr);
+  assert.equal(id.length, 12);
+  // A build FROM the image runs its trigger first, and the child does not inherit it.
+  const child = await context({ Dockerfile: 'FROM meta:1\nLABEL child=1\n' });
+  const { out } = await built(child, '-t', 'meta-child:1');
+  assert.match(out, /# Executing 1 build trigger/);
+  assert.match(out, /\ntriggered\n/);
+  assert.equal((await inspect('meta-child:1')).Config.OnBuild, null);
+});
+
+test('RUN runs in the image so far, with ENV and build args, and its changes become a layer', async () => {
+  const dir = await context({
+    Dockerfile: [
+      'FROM @BASE@',
+      'ARG WHO=nobody',
+      'ENV GREETING=hello',
+      'RUN echo "$GREETING $WHO" > /greeting && rm /bin/false && mkdir -p /made/deep',
+      'RUN ["sh", "-c", "echo exec form > /exec"]',
+      'CMD cat /greeting /exec',
+      '',
+    ].join('\n'),
+  });
+  const { out } = await built(dir, '-t', 'ran:1', '--build-arg', 'WHO=world');
+  assert.match(out, /Step 4\/6 : RUN echo "\$GREETING \$WHO"/);
+  assert.match(out, / ---> Running in [0-9a-f]{12}/);
+  assert.equal(await runIn('ran:1'), 'hello world\nexec form\n');
+  // The deletion is a whiteout in the layer: the file is gone in the image.
+  assert.equal((await engine.docker(['run', '--rm', 'ran:1', 'ls', '/bin/false'])).code, 1);
+  // The build arg is not in the image's environment.
+  assert.doesNotMatch(await runIn('ran:1', 'env'), /WHO=/);
+  const image = await inspect('ran:1');
+  assert.equal(image.RootFS.Layers.length, 3);
+  // No intermediate container is left.
+  assert.equal((await engine.docker(['ps', '-aq'])).stdout.trim(), '');
+});
+
+test('COPY and ADD from the context: files, directories, wildcards, --chown and --chmod', async () => {
+  const dir = await context({
+    Dockerfile: [
+      'FROM @BASE@',
+      'COPY hello.txt /one/',
+      'COPY src /two',
+      'COPY *.md /docs/',
+      'COPY --chown=1000:1000 --chmod=600 hello.txt /owned',
+      'WORKDIR /w',
+      'ADD hello.txt relative',
+      '',
+    ].join('\n'),
+    'hello.txt': 'hello\n',
+    'src/a': 'a\n',
+    'src/sub/b': { body: 'b\n', mode: 0o755 },
+    'x.md': 'x\n',
+    'y.md': 'y\n',
+  });
+  await built(dir, '-t', 'copied:1');
+  const listing = await runIn('copied:1', 'sh', '-c', 'cat /one/hello.txt /two/a /two/sub/b /docs/x.md /docs/y.md /w/relative; stat -c "%A %u %g" /owned /two/sub/b');
+  assert.equal(listing, 'hello\na\nb\nx\ny\nhello\n-rw------- 1000 1000\n-rwxr-xr-x 0 0\n');
+});
+
+test('a rebuild with no change runs nothing; a content edit reruns from the COPY, a touch does not', async () => {
+  const dir = await context({
+    Dockerfile: ['FROM @BASE@', 'COPY a /a', 'RUN echo ran-$(cat /a) > /ran', 'COPY b /b', 'RUN cat /a /b', ''].join('\n'),
+    a: 'one\n',
+    b: 'bee\n',
+  });
+  const first = await built(dir, '-t', 'cached:1');
+  assert.doesNotMatch(first.out, /Using cache/);
+  const again = await built(dir, '-t', 'cached:1');
+  assert.equal(again.id, first.id);
+  assert.equal((again.out.match(/Using cache/g) ?? []).length, 4);
+  assert.doesNotMatch(again.out, /Running in/);
+  // touch: same content, same image.
+  await utimes(join(dir, 'a'), new Date(), new Date(2001, 1, 1));
+  const touched = await built(dir, '-t', 'cached:1');
+  assert.equal(touched.id, first.id);
+  // An edit of b reruns from COPY b on; the steps before come from the cache.
+  await writeFile(join(dir, 'b'), 'bee two\n');
+  const edited = await built(dir, '-t', 'cached:1');
+  assert.notEqual(edited.id, first.id);
+  assert.equal((edited.out.match(/Using cache/g) ?? []).length, 2);
+  assert.match(edited.out, /Step 5\/5 : RUN cat \/a \/b\n ---> Running in [0-9a-f]{12}\none\nbee two\n/);
+  // --no-cache runs everything.
+  const fresh = await built(dir, '--no-cache');
+  assert.doesNotMatch(fresh.out, /Using cache/);
+});
+
+test('a failed RUN reports its exit code and leaves no image or tag', async () => {
+  const dir = await context({ Dockerfile: 'FROM @BASE@\nRUN echo about to fail && exit 3\n' });
+  const r = await build(dir, '-t', 'failed:1', '--force-rm');
+  // The legacy builder's error carries the command's code, which the CLI exits with.
+  assert.equal(r.code, 3);
+  assert.match(r.stdout, /about to fail/);
+  assert.match(r.stderr, /The command '\/bin\/sh -c echo about to fail && exit 3' returned a non-zero code: 3/);
+  assert.notEqual((await engine.docker(['image', 'inspect', 'failed:1'])).code, 0);
+  assert.equal((await engine.docker(['ps', '-aq'])).stdout.trim(), '');
+});
+
+test('a Dockerfile with a syntax error is refused before anything runs, with its line', async () => {
+  const dir = await context({ Dockerfile: 'FROM @BASE@\nRUN echo fine\nFOO bar\n' });
+  const r = await build(dir);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /dockerfile parse error on line 3: unknown instruction: FOO/);
+  assert.doesNotMatch(r.stdout, /Step 1/);
+});
+
+test('multi-stage: --target stops at a stage, a stage nothing needs is not built, COPY --from reads a stage', async () => {
+  const dir = await context({
+    Dockerfile: [
+      'FROM @BASE@ AS build',
+      'RUN echo built > /artifact',
+      'FROM @BASE@ AS unused',
+      'RUN echo should-not-run && exit 1',
+      'FROM @BASE@ AS final',
+      'COPY --from=build /artifact /from-build',
+      'COPY --from=0 /artifact /from-index',
+      'CMD cat /from-build /from-index',
+      'FROM @BASE@ AS later',
+      'RUN exit 1',
+      '',
+    ].join('\n'),
+  });
+  const { out } = await built(dir, '-t', 'staged:1', '--target', 'final');
+  assert.equal(await runIn('staged:1'), 'built\nbuilt\n');
+  assert.doesNotMatch(out, /should-not-run/);
+  const missing = await build(dir, '--target', 'nope');
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /failed to reach build target nope in Dockerfile/);
+});
+
+test('ARGs: global ones in FROM, --build-arg over defaults, scoping per stage, unused ones warned of', async () => {
+  const dir = await context({
+    Dockerfile: [
+      'ARG BASE_IMAGE=@BASE@',
+      'ARG SHARED=global',
+      'FROM $BASE_IMAGE',
+      'ARG SHARED',
+      'ARG LOCAL=default',
+      'RUN echo "$SHARED $LOCAL $TARGETARCH" > /args',
+      'ARG TARGETARCH',
+      'RUN echo "$TARGETARCH" > /arch',
+      'CMD cat /args /arch',
+      '',
+    ].join('\n'),
+  });
+  const { out } = await built(dir, '-t', 'args:1', '--build-arg', 'LOCAL=given', '--build-arg', 'UNUSED=1');
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+  assert.equal(await runIn('args:1'), `global given \n${arch}\n`);
+  assert.match(out, /One or more build-args \[UNUSED\] were not consumed/);
+});
+
+test('.dockerignore keeps files out of COPY, with exceptions', async () => {
+  const dir = await context({
+    Dockerfile: 'FROM @BASE@\nCOPY . /ctx\nCMD find /ctx -type f\n',
+    '.dockerignore': '*.log\nsecret/\n!keep.log\n',
+    'a.txt': 'a',
+    'b.log': 'b',
+    'keep.log': 'k',
+    'secret/key': 'k',
+  });
+  await built(dir, '-t', 'ignored:1');
+  const files = (await runIn('ignored:1')).trim().split('\n').sort();
+  assert.deepEqual(files, ['/ctx/.dockerignore', '/ctx/Dockerfile', '/ctx/a.txt', '/ctx/keep.log']);
+});
+
+test('a COPY through a symlink that points outside the context is refused', async () => {
+  const dir = await context({ Dockerfile: 'FROM @BASE@\nCOPY link/passwd /stolen\n' });
+  await symlink('/etc', join(dir, 'link'));
+  const r = await build(dir, '-t', 'escape:1');
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /outside the build context/);
+  assert.notEqual((await engine.docker(['image', 'inspect', 'escape:1'])).code, 0);
+});
+
+test('builder prune forgets the cache: the next build runs its steps again', async () => {
+  const dir = await context({ Dockerfile: 'FROM @BASE@\nRUN echo pruned > /p\n' });
+  await built(dir, '-t', 'prune:1');
+  assert.match((await built(dir, '-t', 'prune:1')).out, /Using cache/);
+  const pruned = await engine.docker(['builder', 'prune', '-f']);
+  assert.equal(pruned.code, 0, pruned.stderr);
+  assert.doesNotMatch((await built(dir, '-t', 'prune:1')).out, /Using cache/);
+});
