@@ -177,6 +177,28 @@ describe('containers', () => {
     assert.equal(await ok('run', '--rm', '--network', 'none', busybox, 'ls', '/sys/class/net'), 'lo\n');
   });
 
+  test('--mount binds a host path (read-only when asked) and mounts a tmpfs; a missing source is refused at create', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tug-mount-'));
+    try {
+      await writeFile(join(dir, 'f'), 'from host\n');
+      const out = await ok('run', '--rm', '--mount', `type=bind,source=${dir},target=/host`, '--mount', 'type=tmpfs,target=/scratch', busybox,
+        'sh', '-c', 'cat /host/f; echo written > /host/g; grep " /scratch " /proc/mounts | cut -d" " -f3');
+      assert.equal(out, 'from host\ntmpfs\n');
+      assert.equal(await readFile(join(dir, 'g'), 'utf8'), 'written\n');
+      const ro = await docker('run', '--rm', '--mount', `type=bind,source=${dir},target=/host,readonly`, busybox, 'sh', '-c', 'echo x > /host/h');
+      assert.notEqual(ro.code, 0);
+      assert.match(ro.stderr, /Read-only file system/);
+      const inspect = JSON.parse(await ok('create', '--mount', `type=bind,src=${dir},dst=/host`, busybox).then((id) => ok('inspect', id.trim())));
+      assert.deepEqual(inspect[0].Mounts, [{ Type: 'bind', Source: dir, Destination: '/host', Mode: '', RW: true, Propagation: 'rprivate' }]);
+      await ok('rm', inspect[0].Id);
+      const missing = await docker('create', '--mount', 'type=bind,source=/no/such/dir,target=/x', busybox);
+      assert.notEqual(missing.code, 0);
+      assert.match(missing.stderr, /invalid mount config for type "bind": bind source path does not exist: \/no\/such\/dir/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('user, workdir, env and entrypoint combine with the image\'s as Docker combines them', async () => {
     assert.equal(await ok('run', '--rm', '--user', '1000:1000', busybox, 'id'), 'uid=1000(app) gid=1000(app)\n');
     assert.equal(await ok('run', '--rm', '-u', 'app', '-w', '/made/here', busybox, 'sh', '-c', 'pwd; echo $HOME'), '/made/here\n/home/app\n');

@@ -12,6 +12,7 @@ import { writeFileAtomic } from '../images/content';
 import type { ImageRecord, ImageStore } from '../images/store';
 import type { Snapshots } from '../images/snapshots';
 import type { Cgroup, CgroupManager, Limits } from './cgroups';
+import { checkMounts, specMounts, type ApiMount, type MountPoint } from './mounts';
 import { generateName, VALID_NAME } from './names';
 import { CONTAINER_NAMESPACES, defaultSpec, DOCKER_DEFAULT_CAPS, MS, type ContainerSpec } from './spec';
 import { alive, readExit, startShim, watchExit, type ExitStatus, type Monitors, type Prepared } from './shim';
@@ -90,7 +91,7 @@ export interface ContainerRecord {
   ExecIDs: string[] | null;
   HostConfig: HostConfig;
   GraphDriver: { Name: string; Data: Record<string, string> };
-  Mounts: unknown[];
+  Mounts: MountPoint[];
   Config: {
     Hostname: string;
     Domainname: string;
@@ -299,6 +300,7 @@ export class Containers {
     if (command.length === 0) throw badRequest('No command specified');
     const dir = join(this.root, id);
     const host = body.HostConfig ?? {};
+    const mounts = checkMounts(host.Mounts);
     const hostConfig: HostConfig = {
       NetworkMode: 'bridge',
       ...host,
@@ -335,7 +337,7 @@ export class Containers {
         this.options.storageDriver === 'overlay2'
           ? { Name: 'overlay2', Data: { UpperDir: join(dir, 'upper'), WorkDir: join(dir, 'work'), MergedDir: join(dir, 'rootfs') } }
           : { Name: 'vfs', Data: { Dir: join(dir, 'rootfs') } },
-      Mounts: [],
+      Mounts: mounts,
       Config: config,
       NetworkSettings: { Bridge: '', SandboxID: '', Ports: {}, Networks: {} },
     };
@@ -520,6 +522,7 @@ export class Containers {
     ] as const) {
       spec.mounts.push({ source: file, target, type: 'bind', flags: BIND_FLAGS });
     }
+    spec.mounts.push(...specMounts(record.Mounts ?? [], (host.Mounts as ApiMount[] | undefined) ?? []));
     spec.capabilities = DOCKER_DEFAULT_CAPS;
     spec.user = { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
     spec.cwd = config.WorkingDir || '/';
