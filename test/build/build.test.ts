@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { chmod, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { busyboxLayer, pushImage } from '../helpers/images';
-import { startEngine, type TestEngine } from '../helpers/engine';
+import { run, startEngine, type TestEngine } from '../helpers/engine';
 import { startRegistry, type TestRegistry } from '../helpers/registry';
 
 // Builds through the real docker CLI's legacy builder client (DOCKER_BUILDKIT=0) against tugd,
@@ -292,4 +292,91 @@ test('builder prune forgets the cache: the next build runs its steps again', asy
   const pruned = await engine.docker(['builder', 'prune', '-f']);
   assert.equal(pruned.code, 0, pruned.stderr);
   assert.doesNotMatch((await built(dir, '-t', 'prune:1')).out, /Using cache/);
+});
+
+test('heredocs: RUN runs one as its script (by its shebang or the shell), the shell reads several; COPY makes files of them', async () => {
+  const dir = await context({
+    Dockerfile: [
+      'FROM @BASE@',
+      'ARG V=expanded',
+      'RUN <<EOF',
+      'echo one > /h1',
+      'echo two >> /h1',
+      'EOF',
+      'RUN <<EOF',
+      '#!/bin/sh -e',
+      'echo "script $0" > /h2',
+      'EOF',
+      'RUN cat <<A > /h3 && cat <<-B >> /h3',
+      'home $HOME',
+      'A',
+      '\ttabbed',
+      '\tB',
+      'COPY <<X <<"Y" /docs/',
+      'value $V',
+      'X',
+      'raw $V',
+      'Y',
+      '',
+    ].join('\n'),
+  });
+  await built(dir, '-t', 'heredoc:1');
+  assert.equal(await runIn('heredoc:1', 'cat', '/h1', '/h2', '/h3', '/docs/X', '/docs/Y'), 'one\ntwo\nscript /dev/pipes/EOF\nhome /root\ntabbed\nvalue expanded\nraw $V\n');
+  // The script was mounted for the step, not written into the image.
+  assert.equal(await runIn('heredoc:1', 'sh', '-c', 'ls /dev/pipes 2>&1 || echo absent'), 'ls: /dev/pipes: No such file or directory\nabsent\n');
+});
+
+test('RUN --mount: the context or a stage bound, a cache kept between builds, a tmpfs; none of them in the layer', async () => {
+  const dir = await context({
+    Dockerfile: [
+      'FROM @BASE@ AS stage',
+      'RUN echo from-stage > /artifact',
+      'FROM @BASE@',
+      'RUN --mount=type=bind,source=data,target=/mnt/data cat /mnt/data/f > /bound',
+      'RUN --mount=target=/ctx,rw sh -c "echo scratch > /ctx/new && cat /ctx/data/f > /rw"',
+      'RUN --mount=target=/ctx test ! -e /ctx/new',
+      'RUN --mount=from=stage,source=/artifact,target=/art cat /art > /from-stage',
+      'RUN --mount=type=cache,target=/var/cache/app sh -c "echo run >> /var/cache/app/log; wc -l < /var/cache/app/log > /count"',
+      'RUN --mount=type=tmpfs,target=/scratch grep " /scratch tmpfs " /proc/mounts | cut -d" " -f2,3 > /tmpfs',
+      '',
+    ].join('\n'),
+    'data/f': 'context file\n',
+  });
+  await built(dir, '-t', 'mounts:1');
+  assert.equal(await runIn('mounts:1', 'cat', '/bound', '/rw', '/from-stage', '/count', '/tmpfs'), 'context file\ncontext file\nfrom-stage\n1\n/scratch tmpfs\n');
+  // No mount point is left behind, even where the step made the parent for it.
+  assert.equal(await runIn('mounts:1', 'sh', '-c', 'for p in /mnt /ctx /art /var/cache /scratch; do test -e $p && echo $p; done; true'), '');
+  // An edit of a bound file reruns the steps that bind it; the cache mount keeps what it had.
+  await writeFile(join(dir, 'data/f'), 'edited\n');
+  const { out } = await built(dir, '-t', 'mounts:2');
+  assert.match(out, /Step 4\/9 : RUN --mount=type=bind,source=data[^\n]*\n ---> Running in/);
+  assert.match(out, /Step 2\/9 : RUN echo from-stage > \/artifact\n ---> Using cache/);
+  assert.equal(await runIn('mounts:2', 'cat', '/bound', '/count'), 'edited\n2\n');
+  // A bad mount is an error on its line.
+  const bad = await context({ Dockerfile: 'FROM @BASE@\nRUN --mount=type=nfs,target=/x true\n' });
+  const r = await build(bad);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /dockerfile parse error on line 2: unsupported mount type "nfs"/);
+});
+
+test('RUN --mount=type=secret reads what tug build --secret passes, as a file or a variable, never kept in the image', async () => {
+  const dir = await context({
+    Dockerfile: [
+      'FROM @BASE@',
+      'RUN --mount=type=secret,id=token,required cat /run/secrets/token > /seen-file',
+      'RUN --mount=type=secret,id=token,env=TOKEN sh -c "echo \\$TOKEN > /seen-env"',
+      'RUN --mount=type=secret,id=absent test ! -e /run/secrets/absent',
+      '',
+    ].join('\n'),
+    'secret.txt': 'hunter2',
+  });
+  const tug = (...args: string[]) => run('node', [resolve('dist/tug.js'), '--host', `unix://${engine.socket}`, 'build', ...args]);
+  const r = await tug('-t', 'secret:1', '--secret', `id=token,src=${join(dir, 'secret.txt')}`, dir);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(await runIn('secret:1', 'cat', '/seen-file', '/seen-env'), 'hunter2hunter2\n');
+  assert.equal(await runIn('secret:1', 'sh', '-c', 'test -e /run && echo left || echo clean'), 'clean\n');
+  // A required secret that was not given stops the build.
+  const missing = await tug('--no-cache', dir);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /secret token not found/);
 });

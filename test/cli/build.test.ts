@@ -421,11 +421,21 @@ describe('what tug does beyond the legacy docker CLI, or refuses', () => {
     assert.ok(!(await entries(takeBuild())).has('a.txt'));
   });
 
-  test('--secret is refused with the reason, before anything is sent', async () => {
-    const r = await tug(['--secret', 'id=token,src=/etc/hostname', dir]);
-    assert.equal(r.code, 125);
-    assert.match(r.stderr, /--secret needs BuildKit.*legacy builder \(POST \/build\)/);
-    assert.equal(requests.filter((q) => q.path === '/build').length, 0);
+  test('--secret values go in the secrets header, from a file or the environment, never in the URL', async () => {
+    const file = join(dir, 'token.txt');
+    await writeFile(file, 's3cret\n');
+    const r = await tug(['--secret', `id=token,src=${file}`, '--secret', 'id=fromenv,env=TUG_TEST_SECRET', join(dir, 'ctx')], { env: { TUG_TEST_SECRET: 'in-env' } });
+    assert.equal(r.code, 0, r.stderr);
+    const sent = takeBuild();
+    const header = JSON.parse(Buffer.from(String(sent.headers['x-tug-build-secrets']), 'base64').toString('utf8'));
+    assert.deepEqual(Object.fromEntries(Object.entries(header).map(([k, v]) => [k, Buffer.from(String(v), 'base64').toString('utf8')])), { token: 's3cret\n', fromenv: 'in-env' });
+    assert.doesNotMatch(sent.query.toString(), /s3cret|in-env/);
+    // A file that cannot be read fails before anything is sent.
+    const before = requests.length;
+    const missing = await tug(['--secret', 'id=x,src=/nonexistent/secret', join(dir, 'ctx')]);
+    assert.equal(missing.code, 125);
+    assert.match(missing.stderr, /invalid secret "id=x,src=\/nonexistent\/secret"/);
+    assert.equal(requests.slice(before).filter((q) => q.path === '/build').length, 0);
   });
 
   test('bad arguments fail as docker fails them, before anything is sent', async () => {

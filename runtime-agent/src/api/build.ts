@@ -23,6 +23,32 @@ function jsonMap<T extends string | null>(call: Call, name: string): Record<stri
   return parsed as Record<string, T>;
 }
 
+/**
+ * Secrets for RUN --mount=type=secret. The legacy API has no field for them (BuildKit passes
+ * them through a session), so clients send them in a header, kept out of URLs and logs: base64
+ * of a JSON object, ID → base64 of the value.
+ */
+export const SECRETS_HEADER = 'x-tug-build-secrets';
+
+function secrets(call: Call): Record<string, Buffer> {
+  const raw = call.req.headers[SECRETS_HEADER];
+  if (raw === undefined) return {};
+  const invalid = () => badRequest(`invalid ${SECRETS_HEADER} header: expected base64 of a JSON object of base64 strings`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(String(raw), 'base64').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalid();
+  const out: Record<string, Buffer> = {};
+  for (const [id, value] of Object.entries(parsed)) {
+    if (typeof value !== 'string') throw invalid();
+    out[id] = Buffer.from(value, 'base64');
+  }
+  return out;
+}
+
 export function buildRoutes(api: ApiServer, engine: Engine): void {
   const builder = new Builder(engine);
   const opened = builder.open();
@@ -45,6 +71,7 @@ export function buildRoutes(api: ApiServer, engine: Engine): void {
       platform: call.query.get('platform') ?? '',
       rm: call.query.get('rm') === null ? true : call.bool('rm'),
       forceRm: call.bool('forcerm'),
+      secrets: secrets(call),
     };
     const quiet = call.bool('q');
     await opened;

@@ -5,8 +5,10 @@
 // a step's key (see cache.ts) finds the image a step made before, and a rebuild with nothing
 // changed runs nothing and writes nothing.
 
-import { lstat, mkdir, mkdtemp, readlink, rm } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
+import { promisify } from 'node:util';
+import { execFile } from 'node:child_process';
 import type { Engine } from '../engine';
 import { sha256 } from '../images/content';
 import { diffLayer } from '../images/diff';
@@ -15,15 +17,17 @@ import { pullInChild } from '../registry/pull-process';
 import { readLog } from '../runtime/logs';
 import { resolveUser } from '../runtime/users';
 import { parseSignal } from '../runtime/containers';
-import { processWord, type ExpandOptions } from '../../../server/src/dockerfile/expand';
+import { findVariableRefs, processWord, type ExpandOptions } from '../../../server/src/dockerfile/expand';
 import { analyze, type Model, type Stage } from '../../../server/src/dockerfile/model';
 import { formatPlatform, hostPlatform, parsePlatform } from '../../../server/src/dockerfile/platform';
 import type { Instruction } from '../../../server/src/dockerfile/syntax';
 import { buildErrors } from '../../../server/src/rules/validator';
 import { BuildCache, cacheKey } from './cache';
-import { extractContext, pruneContext, readContextFile } from './context';
-import { copyInto, hashSources, resolveSources } from './copy';
+import { extractContext, lstatOrNull, pruneContext, readContextFile, resolveInScope } from './context';
+import { copyInto, hashSources, resolveSources, type Source } from './copy';
 import { mountRootfs, sweepRootfs, type Rootfs } from './mounts';
+import { KeyedLocks, MountError, parseRunMount, removeMountStub, type RunMount } from './run-mounts';
+import type { ApiMount } from '../runtime/mounts';
 
 export interface BuildRequest {
   /** The Dockerfile's path in the context. */
@@ -40,6 +44,8 @@ export interface BuildRequest {
   /** Remove intermediate containers after a successful step (Docker's default), or always. */
   rm: boolean;
   forceRm: boolean;
+  /** --secret values by ID, for RUN --mount=type=secret. */
+  secrets: Record<string, Buffer>;
 }
 
 /** Docker's JSON progress messages: {stream}, {status, id, progress…}, {aux}. */
@@ -56,6 +62,8 @@ export class BuildError extends Error {
     this.name = 'BuildError';
   }
 }
+
+const execFileAsync = promisify(execFile);
 
 /** What Docker shows of an image ID in build output. */
 const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
@@ -79,12 +87,24 @@ interface StageRun {
   cmdSet: boolean;
 }
 
+/** A RUN's mounts: for the container, its environment and the step's key; ready() before the run, release() after. */
+interface StepMounts {
+  api: ApiMount[];
+  env: string[];
+  key: unknown[];
+  /** Mount points in the container, whose stubs do not belong in the layer. */
+  targets: string[];
+  ready(): Promise<void>;
+  release(): Promise<void>;
+}
+
 /** A step's effect besides its key: what it does to the config, and its layer if it has one. */
 type Change = (config: ContainerConfig) => void;
 
 export class Builder {
   private readonly cache: BuildCache;
   private readonly base: string;
+  private readonly locks = new KeyedLocks();
 
   constructor(private readonly engine: Engine) {
     this.base = join(engine.options.dataRoot, 'build');
@@ -109,7 +129,7 @@ export class Builder {
       if (content === null) throw new BuildError(`Cannot locate specified Dockerfile: ${request.dockerfile || 'Dockerfile'}`);
       const text = content.toString('utf8');
       await pruneContext(dir, dockerfile);
-      const run = new Build(this.engine, this.cache, this.base, dir, analyze(text), request, emit, signal);
+      const run = new Build(this.engine, this.cache, this.locks, this.base, dir, analyze(text), request, emit, signal);
       const id = await run.run();
       await this.cache.save();
       return id;
@@ -140,6 +160,13 @@ export class Builder {
       reclaimed += image.layers.at(-1)?.size ?? 0;
     }
     await this.engine.collectGarbage();
+    // RUN --mount=type=cache directories go too.
+    const mounts = join(this.base, 'cache-mounts');
+    for (const name of await readdir(mounts).catch(() => [] as string[])) {
+      reclaimed += await treeSize(join(mounts, name));
+      await rm(join(mounts, name), { recursive: true, force: true });
+      deleted.push(name);
+    }
     return { deleted, reclaimed };
   }
 }
@@ -157,6 +184,7 @@ class Build {
   constructor(
     private readonly engine: Engine,
     private readonly cache: BuildCache,
+    private readonly locks: KeyedLocks,
     private readonly base: string,
     private readonly context: string,
     private readonly model: Model,
@@ -276,10 +304,17 @@ class Build {
       needed.add(stage);
       const base = this.stageNamed(this.fromImageName(stage), stage);
       if (base) visit(base);
+      const named = (from: string, ins: Instruction) => this.stageNamed(this.expand(from, this.expander((name) => this.globals.get(name)), ins), stage);
       for (const ins of stage.instructions) {
         const from = ins.flags.find((f) => f.name === 'from')?.value;
         if ((ins.keyword === 'COPY' || ins.keyword === 'ADD') && from) {
-          const ref = this.stageNamed(this.expand(from, this.expander((name) => this.globals.get(name)), ins), stage);
+          const ref = named(from, ins);
+          if (ref) visit(ref);
+        }
+        if (ins.keyword !== 'RUN') continue;
+        for (const flag of ins.flags.filter((f) => f.name === 'mount')) {
+          const mountFrom = /(?:^|,)from=([^,]+)/.exec(flag.value ?? '')?.[1];
+          const ref = mountFrom && named(mountFrom, ins);
           if (ref) visit(ref);
         }
       }
@@ -300,6 +335,17 @@ class Build {
     } catch (error) {
       throw new BuildError((error as Error).message, this.line(ins));
     }
+  }
+
+  /** A COPY heredoc's body with its variables expanded; quotes are ordinary characters there. */
+  private expandHeredoc(body: string, options: ExpandOptions, ins: Instruction): string {
+    let out = '';
+    let at = 0;
+    for (const ref of findVariableRefs(body, this.escape ?? '\\')) {
+      out += body.slice(at, ref.start) + this.expand(body.slice(ref.start, ref.end), options, ins);
+      at = ref.end;
+    }
+    return out + body.slice(at);
   }
 
   /** What an instruction of a stage sees: its ENV, then its ARGs. */
@@ -480,7 +526,7 @@ class Build {
         return this.workdirStep(run, ins, dir);
       }
       case 'RUN':
-        return this.runStep(run, ins, command(), exec === null);
+        return this.runStep(run, ins, exec, args);
       case 'COPY':
       case 'ADD':
         return this.copyStep(run, ins);
@@ -596,30 +642,58 @@ class Build {
     this.say(` ---> ${short(run.state.image!.id)}\n`);
   }
 
-  private async runStep(run: StageRun, ins: Instruction, command: string[], shellForm: boolean): Promise<void> {
-    if (ins.heredocs.length) throw new BuildError('RUN with a heredoc is not supported by this engine yet', this.line(ins));
-    const mount = ins.flags.find((f) => f.name === 'mount');
-    if (mount) throw new BuildError('RUN --mount is not supported by this engine yet', this.line(ins));
+  /** What a RUN runs. Heredocs as BuildKit runs them: one alone is the script (run by its shebang, or by the shell); otherwise the shell reads them as written. */
+  private runCommand(run: StageRun, ins: Instruction, exec: string[] | null, args: string): { command: string[]; script?: { path: string; body: string } } {
+    const shell = run.state.config.config?.Shell ?? DEFAULT_SHELL;
+    if (!ins.heredocs.length) return { command: exec ?? [...shell, args] };
+    if (exec) throw new BuildError('RUN in exec form cannot take a heredoc', this.line(ins));
+    const text = this.model.syntax.text;
+    const first = ins.heredocs[0];
+    const last = ins.heredocs[ins.heredocs.length - 1];
+    if (ins.heredocs.length === 1 && args.trim() === text.slice(first.marker.start, first.marker.end)) {
+      let body = text.slice(first.body.start, first.body.end);
+      if (first.chomp) body = body.replace(/^\t+/gm, '');
+      if (body.startsWith('#!')) return { command: [`/dev/pipes/${first.name}`], script: { path: `/dev/pipes/${first.name}`, body } };
+      return { command: [...shell, body] };
+    }
+    return { command: [...shell, `${args}\n${text.slice(first.body.start, (last.terminator ?? last.body).end)}`] };
+  }
+
+  private async runStep(run: StageRun, ins: Instruction, exec: string[] | null, args: string): Promise<void> {
+    const { command, script } = this.runCommand(run, ins, exec, args);
     const network = this.flag(ins, 'network', run) ?? this.request.networkMode ?? 'default';
     if (!['default', 'none', 'host', 'bridge', ''].includes(network)) throw new BuildError(`RUN --network=${network}: expected default, none or host`, this.line(ins));
-    const args = this.runArgs(run);
+    const buildArgs = this.runArgs(run);
     // Docker's record of a RUN: the args it saw, then the command.
-    const createdBy = `${args.length ? `|${args.length} ${args.map(([k, v]) => `${k}=${v}`).join(' ')} ` : ''}${command.join(' ')}`;
-    const key = cacheKey([this.parentId(run), 'RUN', command, args, network, shellForm]);
-    const hit = await this.cached(key);
-    if (hit) {
-      run.state = { image: hit, config: hit.config };
-      return;
+    const createdBy = `${buildArgs.length ? `|${buildArgs.length} ${buildArgs.map(([k, v]) => `${k}=${v}`).join(' ')} ` : ''}${command.join(' ')}`;
+    const mounts = await this.runMounts(run, ins, script);
+    try {
+      const key = cacheKey([this.parentId(run), 'RUN', command, buildArgs, network, exec === null, script?.body ?? '', mounts.key]);
+      const hit = await this.cached(key);
+      if (hit) {
+        run.state = { image: hit, config: hit.config };
+        return;
+      }
+      await mounts.ready();
+      await this.runContainer(run, ins, command, buildArgs, network, mounts, createdBy);
+      await this.cache.set(key, run.state.image!.id);
+      this.say(` ---> ${short(run.state.image!.id)}\n`);
+    } finally {
+      await mounts.release();
     }
+  }
+
+  /** Runs a RUN's command in a container of the stage's image and commits what it changed. */
+  private async runContainer(run: StageRun, ins: Instruction, command: string[], buildArgs: [string, string][], network: string, mounts: StepMounts, createdBy: string): Promise<void> {
     // A RUN runs in a container of the image so far: commit one for a stage that has none yet.
     if (!run.state.image) await this.commitStep(run, null, 'FROM scratch', () => {});
     const containers = this.engine.containers;
     const proxies = Object.entries(this.request.buildArgs).filter(([k, v]) => PROXY_ARGS.has(k) && v !== null && !run.args.has(k)) as [string, string][];
     const visible = envMap(run.state.config.config?.Env ?? []);
-    const env = [...args, ...proxies].filter(([k]) => !visible.has(k)).map(([k, v]) => `${k}=${v}`);
+    const env = [...[...buildArgs, ...proxies].filter(([k]) => !visible.has(k)).map(([k, v]) => `${k}=${v}`), ...mounts.env];
     const networkMode = network === 'default' || network === '' ? 'bridge' : network;
     const { Id: id } = await containers.create(
-      { Image: run.state.image!.id, Cmd: command, Entrypoint: [], Env: env, Labels: {}, HostConfig: { NetworkMode: networkMode } },
+      { Image: run.state.image!.id, Cmd: command, Entrypoint: [], Env: env, Labels: {}, HostConfig: { NetworkMode: networkMode, Mounts: mounts.api } },
       null,
     );
     this.say(` ---> Running in ${id.slice(0, 12)}\n`);
@@ -640,24 +714,129 @@ class Build {
       if (this.request.forceRm) await containers.remove(id, { force: true }).catch(() => {});
       throw new BuildError(`The command '${command.join(' ')}' returned a non-zero code: ${exitCode}`, this.line(ins), exitCode);
     }
-    const layer = await this.layerOf(join(containers.dirOf(id), 'upper'));
+    const upper = join(containers.dirOf(id), 'upper');
+    const lower = await this.engine.snapshots.prepare(run.state.image!);
+    for (const target of mounts.targets) await removeMountStub(upper, lower, target);
+    const layer = await this.layerOf(upper);
     if (this.request.rm || this.request.forceRm) {
       await containers.remove(id, { force: true });
       this.say(` ---> Removed intermediate container ${id.slice(0, 12)}\n`);
     }
     await this.commitStep(run, layer, '', () => {}, createdBy);
-    await this.cache.set(key, run.state.image!.id);
-    this.say(` ---> ${short(run.state.image!.id)}\n`);
+  }
+
+  /** A RUN's --mount flags (and its heredoc script) made ready on the host. */
+  private async runMounts(run: StageRun, ins: Instruction, script: { path: string; body: string } | undefined): Promise<StepMounts> {
+    const tmp = join(this.base, 'tmp');
+    const out: StepMounts = { api: [], env: [], key: [], targets: [], ready: async () => {}, release: async () => {} };
+    const releases: (() => Promise<void>)[] = [];
+    const readies: (() => Promise<void>)[] = [];
+    out.release = async () => {
+      for (const release of releases.reverse()) await release();
+    };
+    out.ready = async () => {
+      for (const ready of readies) await ready();
+    };
+    try {
+      if (script) {
+        const dir = await mkdtemp(join(tmp, 'script-'));
+        releases.push(() => rm(dir, { recursive: true, force: true }));
+        await writeFile(join(dir, 'script'), script.body, { mode: 0o755 });
+        out.api.push({ Type: 'bind', Source: join(dir, 'script'), Target: script.path, ReadOnly: true });
+      }
+      const env = this.stageEnv(run);
+      for (const flag of ins.flags.filter((f) => f.name === 'mount')) {
+        let mount: RunMount;
+        try {
+          mount = parseRunMount(this.expand(flag.value ?? '', env, ins));
+        } catch (error) {
+          if (error instanceof MountError) throw new BuildError(`RUN --mount: ${error.message}`, this.line(ins));
+          throw error;
+        }
+        const target = mount.target === undefined ? undefined : posix.resolve(run.state.config.config?.WorkingDir || '/', mount.target);
+        if (target) out.targets.push(target);
+        switch (mount.type) {
+          case 'bind': {
+            let root = this.context;
+            if (mount.from !== undefined) {
+              const stage = this.stageNamed(mount.from, run.stage);
+              const image = stage ? this.runs.get(stage)?.state.image ?? null : await this.image(mount.from, ins);
+              const rootfs = await mountRootfs(tmp, image ? await this.engine.snapshots.prepare(image) : [], false);
+              releases.push(() => rootfs.release());
+              root = rootfs.dir;
+            }
+            const found = resolveInScope(root, posix.normalize(`/${mount.source}`).slice(1), true);
+            if (found.escape) throw new BuildError(`RUN --mount: source "${mount.source}" goes through the symlink "${found.escape.link}" out of its root`, this.line(ins));
+            if (!lstatOrNull(found.path)) throw new BuildError(`RUN --mount: source "${mount.source}" not found`, this.line(ins));
+            const sources = await resolveSources(root, [mount.source], mount.from !== undefined ? { from: 'rootfs' } : {});
+            out.key.push({ ...mount, content: await hashSources(sources) });
+            let source = found.path;
+            if (mount.readWrite || mount.from !== undefined) {
+              // A copy: writes go to it and are thrown away after the step; a stage's files are
+              // read from it. (Not an overlay mount: the container's mount namespace may be older
+              // than the mount and not see it.)
+              const copy = await mkdtemp(join(tmp, 'bind-'));
+              releases.push(() => rm(copy, { recursive: true, force: true }));
+              await execFileAsync('cp', ['-a', source, join(copy, 'source')]);
+              source = join(copy, 'source');
+            }
+            out.api.push({ Type: 'bind', Source: source, Target: target, ReadOnly: !mount.readWrite });
+            break;
+          }
+          case 'cache': {
+            out.key.push(mount);
+            const dir = join(this.base, 'cache-mounts', sha256(mount.id).slice('sha256:'.length));
+            readies.push(async () => {
+              if (!lstatOrNull(dir)) {
+                await mkdir(dir, { recursive: true });
+                await chmod(dir, mount.mode);
+                await chown(dir, mount.uid, mount.gid);
+              }
+              if (mount.sharing !== 'shared') releases.push(await this.locks.take(dir));
+            });
+            out.api.push({ Type: 'bind', Source: dir, Target: target, ReadOnly: mount.readOnly });
+            break;
+          }
+          case 'tmpfs':
+            out.key.push(mount);
+            out.api.push({ Type: 'tmpfs', Target: target, ...(mount.size ? { TmpfsOptions: { SizeBytes: mount.size } } : {}) });
+            break;
+          case 'secret': {
+            out.key.push(mount);
+            const value = this.request.secrets[mount.id];
+            if (value === undefined) {
+              if (mount.required) throw new BuildError(`RUN --mount=type=secret: secret ${mount.id} not found (pass it with --secret id=${mount.id},src=FILE)`, this.line(ins));
+              break;
+            }
+            if (mount.env) out.env.push(`${mount.env}=${value.toString('utf8')}`);
+            if (target) {
+              const dir = await mkdtemp(join(tmp, 'secret-'));
+              releases.push(() => rm(dir, { recursive: true, force: true }));
+              const file = join(dir, 'secret');
+              await writeFile(file, value, { mode: mount.mode });
+              await chown(file, mount.uid, mount.gid);
+              out.api.push({ Type: 'bind', Source: file, Target: target, ReadOnly: true });
+            }
+            break;
+          }
+        }
+      }
+    } catch (error) {
+      await out.release();
+      throw error;
+    }
+    return out;
   }
 
   private async copyStep(run: StageRun, ins: Instruction): Promise<void> {
-    if (ins.heredocs.length) throw new BuildError(`${ins.keyword} with a heredoc is not supported by this engine yet`, this.line(ins));
     const env = this.stageEnv(run);
     const words = ins.json ? ins.json.items.map((i) => i.value) : ins.words.map((w) => w.text);
-    const expanded = words.map((w) => this.expand(w, env, ins));
-    if (expanded.length < 2) throw new BuildError(`${ins.keyword} requires at least two arguments, but only one was provided. Destination could not be determined.`, this.line(ins));
-    const dest = expanded[expanded.length - 1];
-    const sources = expanded.slice(0, -1);
+    if (words.length < 2) throw new BuildError(`${ins.keyword} requires at least two arguments, but only one was provided. Destination could not be determined.`, this.line(ins));
+    const doc = this.model.syntax.text;
+    const markers = new Map(ins.heredocs.map((h) => [doc.slice(h.marker.start, h.marker.end), h]));
+    const dest = this.expand(words[words.length - 1], env, ins);
+    const heredocs = words.slice(0, -1).flatMap((w) => markers.get(w) ?? []);
+    const sources = words.slice(0, -1).filter((w) => !markers.has(w)).map((w) => this.expand(w, env, ins));
     for (const unsupported of ['exclude', 'parents', 'checksum', 'keep-git-dir']) {
       if (ins.flags.some((f) => f.name === unsupported)) throw new BuildError(`${ins.keyword} --${unsupported} is not supported by this engine yet`, this.line(ins));
     }
@@ -673,6 +852,7 @@ class Build {
     const workdir = run.state.config.config?.WorkingDir || '/';
 
     let sourceRoot: Rootfs | null = null;
+    let heredocDir: string | null = null;
     try {
       let root = this.context;
       if (from !== undefined) {
@@ -681,9 +861,20 @@ class Build {
         sourceRoot = await mountRootfs(join(this.base, 'tmp'), image ? await this.engine.snapshots.prepare(image) : [], false);
         root = sourceRoot.dir;
       }
-      let resolved;
+      let resolved: Source[];
       try {
-        resolved = await resolveSources(root, sources, from !== undefined ? { from: 'rootfs' } : {});
+        resolved = sources.length || !heredocs.length ? await resolveSources(root, sources, from !== undefined ? { from: 'rootfs' } : {}) : [];
+        if (heredocs.length) {
+          // Heredoc sources are files of their own, named by their delimiter.
+          heredocDir = await mkdtemp(join(this.base, 'tmp', 'heredoc-'));
+          for (const heredoc of heredocs) {
+            let body = doc.slice(heredoc.body.start, heredoc.body.end);
+            if (heredoc.chomp) body = body.replace(/^\t+/gm, '');
+            if (heredoc.expand) body = this.expandHeredoc(body, env, ins);
+            await writeFile(join(heredocDir, heredoc.name), body, { mode: 0o644 });
+            resolved.push({ root: heredocDir, rel: heredoc.name, path: join(heredocDir, heredoc.name), dir: false, noExtract: true });
+          }
+        }
       } catch (error) {
         throw new BuildError(`${ins.keyword} failed: ${(error as Error).message}`, this.line(ins));
       }
@@ -715,6 +906,7 @@ class Build {
       this.say(` ---> ${short(run.state.image!.id)}\n`);
     } finally {
       await sourceRoot?.release();
+      if (heredocDir) await rm(heredocDir, { recursive: true, force: true });
     }
   }
 }
@@ -768,6 +960,15 @@ function healthcheck(ins: Instruction, args: string, flag: (name: string) => str
     check.Retries = Number(retries);
   }
   return check;
+}
+
+/** The bytes of the files under a directory. */
+async function treeSize(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => [])) {
+    if (entry.isFile()) total += (await lstat(join(entry.parentPath, entry.name)).catch(() => null))?.size ?? 0;
+  }
+  return total;
 }
 
 /** `--chown=user[:group]` against the image's own /etc/passwd and /etc/group. */

@@ -2,7 +2,9 @@
 // flags, the same POST /build query and context tar, and the answer printed as the docker CLI
 // prints it.
 
-import { stat, unlink, writeFile } from 'node:fs/promises';
+import { readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { SECRETS_HEADER } from '../api/build';
 import { DockerIgnoreError } from '../../../server/src/dockerfile/dockerignore';
 import { parseReference, ReferenceFormatError } from '../registry/reference';
 import { EngineClient, EngineError } from './client';
@@ -64,6 +66,42 @@ async function readAll(input: AsyncIterable<Uint8Array>): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/**
+ * `--secret id=ID[,src=FILE|,env=VAR][,type=file|env]`, as docker buildx reads it (a bare ID is
+ * the environment variable of that name when set, else a file named so), for the engine's
+ * secrets header. The values never go in the URL.
+ */
+async function secrets(specs: string[]): Promise<string | undefined> {
+  if (specs.length === 0) return undefined;
+  const values: Record<string, string> = {};
+  for (const spec of specs) {
+    const fields = new Map<string, string>();
+    for (const field of spec.split(',')) {
+      const eq = field.indexOf('=');
+      fields.set((eq === -1 ? field : field.slice(0, eq)).toLowerCase(), eq === -1 ? '' : field.slice(eq + 1));
+    }
+    const src = fields.get('src') ?? fields.get('source');
+    const env = fields.get('env');
+    const type = fields.get('type');
+    const id = fields.get('id') || (src ? basename(src) : env) || '';
+    if (!id) throw new UsageError(`invalid secret "${spec}": id is required`);
+    if (type !== undefined && type !== 'file' && type !== 'env') throw new UsageError(`invalid secret "${spec}": unsupported secret type "${type}"`);
+    const fromEnv = type === 'env' || env !== undefined || (type === undefined && !src && process.env[id] !== undefined);
+    if (fromEnv) {
+      const value = process.env[env ?? src ?? id];
+      if (value === undefined) throw new UsageError(`invalid secret "${spec}": environment variable ${env ?? src ?? id} is not set`);
+      values[id] = Buffer.from(value).toString('base64');
+    } else {
+      try {
+        values[id] = (await readFile(src ?? id)).toString('base64');
+      } catch (error) {
+        throw new UsageError(`invalid secret "${spec}": ${(error as Error).message}`);
+      }
+    }
+  }
+  return Buffer.from(JSON.stringify(values)).toString('base64');
+}
+
 export async function build(client: EngineClient, args: string[]): Promise<number> {
   const { flags, rest } = parse(args, [...SWITCHES, '-q'], false, ALIASES);
   for (const name of flags.keys()) if (!SWITCHES.includes(name) && !VALUES.includes(name)) throw new UsageError(`unknown flag: ${name}`);
@@ -72,9 +110,6 @@ export async function build(client: EngineClient, args: string[]): Promise<numbe
     process.stderr.write('"tug build" requires exactly 1 argument: PATH or -\n');
     return 1;
   }
-  // The legacy API carries no secrets: BuildKit takes them through a session (version=2), which
-  // the engine does not offer.
-  if (flags.has('--secret')) throw new UsageError('--secret needs BuildKit, whose sessions carry secrets; the engine builds with the legacy builder (POST /build), which has none');
 
   const last = (name: string) => one(flags, name);
   const flag = (name: string, byDefault: boolean) => (last(name) === undefined ? byDefault : bool(name, last(name)!));
@@ -157,9 +192,13 @@ export async function build(client: EngineClient, args: string[]): Promise<numbe
     else process.stdout.write(line);
   }
 
+  const headers: Record<string, string> = { 'Content-Type': 'application/x-tar' };
+  const secretValues = await secrets(all(flags, '--secret'));
+  if (secretValues) headers[SECRETS_HEADER] = secretValues;
+
   let imageId = '';
   try {
-    for await (const message of client.upload<Message>('POST', `/build?${query}`, counted(context.tar), { 'Content-Type': 'application/x-tar' })) {
+    for await (const message of client.upload<Message>('POST', `/build?${query}`, counted(context.tar), headers)) {
       if (message.aux !== undefined) {
         if (typeof message.aux.ID === 'string') imageId = message.aux.ID;
         continue;
