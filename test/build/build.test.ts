@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { chmod, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { busyboxLayer, pushImage } from '../helpers/images';
+import { busyboxLayer, pushImage, tarOf } from '../helpers/images';
 import { run, startEngine, type TestEngine } from '../helpers/engine';
 import { startRegistry, type TestRegistry } from '../helpers/registry';
 
@@ -379,4 +379,94 @@ test('RUN --mount=type=secret reads what tug build --secret passes, as a file or
   const missing = await tug('--no-cache', dir);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /secret token not found/);
+});
+
+test('variable expansion as Docker documents it: defaults, alternatives, patterns, quotes, escapes, one value per instruction', async () => {
+  const dir = await context({
+    Dockerfile: [
+      'FROM @BASE@',
+      'ENV A=a EMPTY= P=/usr/local/bin',
+      'ENV B=${A:-x}-${UNSET:-y}-${EMPTY:-z}-${EMPTY-w}-${A:+p}-${UNSET:+q}-${EMPTY+r}-${UNSET+s}',
+      'ENV C=\\$A D=\'$A\' E="$A" F=$A\\ G',
+      'ENV Q=${P#/usr} R=${P%/bin} S=${P/local/opt} T=${P##*/}',
+      'ENV A=changed OLD=$A',
+      'WORKDIR /$A',
+      'LABEL from.env=$OLD',
+      '',
+    ].join('\n'),
+  });
+  await built(dir, '-t', 'expanded:1');
+  const { Config } = await inspect('expanded:1');
+  const env = Object.fromEntries((Config.Env as string[]).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  assert.deepEqual(
+    { B: env.B, C: env.C, D: env.D, E: env.E, F: env.F, Q: env.Q, R: env.R, S: env.S, T: env.T, A: env.A, OLD: env.OLD },
+    { B: 'a-y-z--p--r-', C: '$A', D: '$A', E: 'a', F: 'a G', Q: '/local/bin', R: '/usr/local', S: '/usr/opt/bin', T: 'bin', A: 'changed', OLD: 'a' },
+  );
+  assert.equal(Config.WorkingDir, '/changed');
+  assert.deepEqual(Config.Labels, { 'from.env': 'a' });
+  // An unterminated ${ is Docker's error (its scanner's end of input shown as U+FFFD).
+  const bad = await context({ Dockerfile: 'FROM @BASE@\nENV X=${A\n' });
+  const r = await build(bad);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /failed to process "\$\{A": unsupported modifier \(\uFFFD\) in substitution/);
+});
+
+test('FROM --platform, COPY --link, proxy args kept out of the image, --label, --pull, -q and --iidfile', async () => {
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+  const dir = await context({
+    Dockerfile: [`FROM --platform=linux/${arch} @BASE@`, 'COPY --link a /linked/a', 'RUN echo "proxy=$HTTP_PROXY" > /proxy', ''].join('\n'),
+    a: 'linked\n',
+  });
+  const iid = join(dir, 'iid');
+  const r = await engine.docker(['build', '-q', '--pull', '--iidfile', iid, '-t', 'flags:1', '--label', 'team=tug', '--build-arg', 'HTTP_PROXY=http://proxy.invalid:3128', dir]);
+  assert.equal(r.code, 0, r.stderr);
+  // -q prints the image ID alone, as --iidfile holds it.
+  const id = (await readFile(iid, 'utf8')).trim();
+  assert.match(id, /^sha256:[0-9a-f]{64}$/);
+  assert.equal(r.stdout.trim(), id);
+  assert.equal(await runIn('flags:1', 'cat', '/linked/a', '/proxy'), 'linked\nproxy=http://proxy.invalid:3128\n');
+  const image = await inspect('flags:1');
+  assert.deepEqual(image.Config.Labels, { team: 'tug' });
+  assert.doesNotMatch(JSON.stringify(image.Config.Env), /PROXY/);
+  // Docker leaves proxy values out of the history too.
+  const history = await engine.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'flags:1']);
+  assert.doesNotMatch(history.stdout, /proxy\.invalid/);
+  // Another platform's base cannot run here.
+  const other = await context({ Dockerfile: 'FROM --platform=linux/s390x @BASE@\nRUN true\n' });
+  const refused = await build(other);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /FROM --platform=linux\/s390x: this engine builds for linux\/[a-z0-9]+ only/);
+});
+
+test('DOCKER_BUILDKIT=0 docker build and tug build make the same images: config and files', async () => {
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+  const dockerfiles = [
+    ['FROM @BASE@ AS build', 'ARG WHO=nobody', 'RUN echo "hello $WHO" > /greeting && rm /bin/false', 'FROM @BASE@', 'COPY --from=build /greeting /g', 'ENV X=1', 'CMD ["cat", "/g"]'],
+    ['FROM @BASE@', 'WORKDIR /app', 'COPY --chown=1000:1000 src ./src', 'ADD files.tar /unpacked/', 'COPY --chmod=700 *.sh /bin/', 'USER 1000', 'EXPOSE 8080', 'LABEL a=b', 'ENTRYPOINT ["/bin/run.sh"]'],
+    ['FROM @BASE@', 'RUN <<EOF', 'echo heredoc > /h', 'EOF', 'COPY <<X /x', 'made $HOSTNAME', 'X', 'RUN --mount=target=/ctx cat /ctx/src/a > /a', `ARG TARGETARCH`, 'RUN echo $TARGETARCH > /arch', 'HEALTHCHECK CMD true', 'STOPSIGNAL SIGTERM'],
+  ];
+  const files: Files = { 'src/a': 'a\n', 'src/b/c': 'c\n', 'run.sh': { body: '#!/bin/sh\necho run\n', mode: 0o755 }, 'files.tar': '' };
+  const dir = await context(files);
+  await writeFile(join(dir, 'files.tar'), await tarOf([{ name: 'one.txt', body: 'one\n' }, { name: 'two', type: 'dir', mode: 0o755 }, { name: 'two/three.txt', body: 'three\n', uid: 7 }]));
+  const tug = (...args: string[]) => run('node', [resolve('dist/tug.js'), '--host', `unix://${engine.socket}`, 'build', ...args]);
+  // Without mtimes (a RUN's files are new each time): names, modes, owners, sizes and content;
+  // not the files each container gets of its own.
+  const tree = (image: string) => runIn('--entrypoint', 'sh', '-u', '0', image, '-c', 'find / -xdev \\( -path /proc -o -path /sys -o -path /dev -o -path /etc/hostname -o -path /etc/hosts -o -path /etc/resolv.conf \\) -prune -o -print | sort | while read -r f; do stat -c "%n %f %u %g %s" "$f"; if [ -f "$f" ] && [ ! -L "$f" ]; then md5sum < "$f"; fi; done');
+  const comparable = (image: Awaited<ReturnType<typeof inspect>> & { Config: Record<string, unknown> }) => {
+    const { Hostname: _h, ...config } = image.Config;
+    return { config, layers: image.RootFS.Layers.length, author: image.Author };
+  };
+  for (const [i, lines] of dockerfiles.entries()) {
+    await writeFile(join(dir, 'Dockerfile'), `${lines.join('\n').replaceAll('@BASE@', busybox)}\n`);
+    const viaDocker = await engine.docker(['build', '--no-cache', '--build-arg', 'WHO=docker', '-t', `same-docker:${i}`, dir]);
+    assert.equal(viaDocker.code, 0, viaDocker.stdout + viaDocker.stderr);
+    const viaTug = await tug('--no-cache', '--build-arg', 'WHO=docker', '-t', `same-tug:${i}`, dir);
+    assert.equal(viaTug.code, 0, viaTug.stdout + viaTug.stderr);
+    // Both print the same steps (IDs aside).
+    const steps = (out: string) => out.split('\n').filter((l) => l.startsWith('Step '));
+    assert.deepEqual(steps(viaTug.stdout), steps(viaDocker.stdout));
+    assert.deepEqual(comparable(await inspect(`same-tug:${i}`)), comparable(await inspect(`same-docker:${i}`)));
+    assert.equal(await tree(`same-tug:${i}`), await tree(`same-docker:${i}`));
+  }
+  assert.equal((await runIn('same-tug:2', 'cat', '/h', '/x', '/arch')).split('\n')[2], arch);
 });
