@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { busyboxLayer, pushImage, tarOf } from '../helpers/images';
-import { run, startEngine, type TestEngine } from '../helpers/engine';
+import { startEngine, type TestEngine } from '../helpers/engine';
 import { startRegistry, type TestRegistry } from '../helpers/registry';
 
 // Builds through the real docker CLI's legacy builder client (DOCKER_BUILDKIT=0) against tugd,
@@ -370,7 +370,7 @@ test('RUN --mount=type=secret reads what tug build --secret passes, as a file or
     ].join('\n'),
     'secret.txt': 'hunter2',
   });
-  const tug = (...args: string[]) => run('node', [resolve('dist/tug.js'), '--host', `unix://${engine.socket}`, 'build', ...args]);
+  const tug = (...args: string[]) => engine.tug(['build', ...args]);
   const r = await tug('-t', 'secret:1', '--secret', `id=token,src=${join(dir, 'secret.txt')}`, dir);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.equal(await runIn('secret:1', 'cat', '/seen-file', '/seen-env'), 'hunter2hunter2\n');
@@ -448,7 +448,7 @@ test('DOCKER_BUILDKIT=0 docker build and tug build make the same images: config 
   const files: Files = { 'src/a': 'a\n', 'src/b/c': 'c\n', 'run.sh': { body: '#!/bin/sh\necho run\n', mode: 0o755 }, 'files.tar': '' };
   const dir = await context(files);
   await writeFile(join(dir, 'files.tar'), await tarOf([{ name: 'one.txt', body: 'one\n' }, { name: 'two', type: 'dir', mode: 0o755 }, { name: 'two/three.txt', body: 'three\n', uid: 7 }]));
-  const tug = (...args: string[]) => run('node', [resolve('dist/tug.js'), '--host', `unix://${engine.socket}`, 'build', ...args]);
+  const tug = (...args: string[]) => engine.tug(['build', ...args]);
   // Without mtimes (a RUN's files are new each time): names, modes, owners, sizes and content;
   // not the files each container gets of its own.
   const tree = (image: string) => runIn('--entrypoint', 'sh', '-u', '0', image, '-c', 'find / -xdev \\( -path /proc -o -path /sys -o -path /dev -o -path /etc/hostname -o -path /etc/hosts -o -path /etc/resolv.conf \\) -prune -o -print | sort | while read -r f; do stat -c "%n %f %u %g %s" "$f"; if [ -f "$f" ] && [ ! -L "$f" ]; then md5sum < "$f"; fi; done');
@@ -469,4 +469,23 @@ test('DOCKER_BUILDKIT=0 docker build and tug build make the same images: config 
     assert.equal(await tree(`same-tug:${i}`), await tree(`same-docker:${i}`));
   }
   assert.equal((await runIn('same-tug:2', 'cat', '/h', '/x', '/arch')).split('\n')[2], arch);
+});
+
+test('the cache survives a restart of the engine; -f names a Dockerfile outside the context, or - reads it from stdin', async () => {
+  const dir = await context({ Dockerfile: 'FROM @BASE@\nCOPY a /a\nRUN cat /a > /b\n', a: 'a\n' });
+  const first = await built(dir, '-t', 'restarted:1');
+  await engine.stop({ keep: true });
+  engine = await startEngine({ dir: dirname(engine.dataRoot) });
+  const again = await built(dir, '-t', 'restarted:1');
+  assert.equal(again.id, first.id);
+  assert.equal((again.out.match(/Using cache/g) ?? []).length, 2);
+  // The same steps from a Dockerfile elsewhere, and from stdin: the same image.
+  const elsewhere = await mkdtemp(join(tmpdir(), 'tug-dockerfile-'));
+  dirs.push(elsewhere);
+  const text = `FROM ${busybox}\nCOPY a /a\nRUN cat /a > /b\n`;
+  await writeFile(join(elsewhere, 'Other.Dockerfile'), text);
+  assert.equal((await built(dir, '-f', join(elsewhere, 'Other.Dockerfile'))).id, first.id);
+  const piped = await engine.docker(['build', '-f', '-', dir], { input: text });
+  assert.equal(piped.code, 0, piped.stderr);
+  assert.match(piped.stdout, new RegExp(`Successfully built ${first.id}`));
 });

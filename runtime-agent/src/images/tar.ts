@@ -134,6 +134,13 @@ class ByteReader {
     while (n > 0) n -= (await this.next(n)).length;
   }
 
+  /** Skips n bytes, or fewer where the stream ends. */
+  async skipAtMost(n: number): Promise<void> {
+    await this.fill(n);
+    const take = Math.min(n, this.buffered);
+    if (take > 0) await this.skip(take);
+  }
+
   /** Reads to the end (the hash of a layer covers its trailing padding too). */
   async drain(): Promise<void> {
     this.chunks = [];
@@ -288,7 +295,9 @@ export async function* readTar(source: AsyncIterable<Uint8Array>): AsyncIterable
         xattrs,
         body,
       };
-      await reader.skip(remaining + padding(dataSize));
+      await reader.skip(remaining);
+      // The docker CLI ends a context after the last file's data, without its padding.
+      await reader.skipAtMost(padding(dataSize));
       remaining = 0; // a body read after moving on yields nothing rather than the next entry
       pax = new Map();
       longName = null;
