@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -488,4 +491,50 @@ test('the cache survives a restart of the engine; -f names a Dockerfile outside 
   const piped = await engine.docker(['build', '-f', '-', dir], { input: text });
   assert.equal(piped.code, 0, piped.stderr);
   assert.match(piped.stdout, new RegExp(`Successfully built ${first.id}`));
+});
+
+test('ADD of a URL (with --checksum), COPY --exclude and --parents', async () => {
+  const body = 'downloaded\n';
+  const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+  const server = createServer((req, res) => {
+    if (req.url === '/files/tool.txt') return void res.end(body);
+    res.writeHead(404).end('no such file');
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const dir = await context({
+      Dockerfile: [
+        'FROM @BASE@',
+        `ADD --checksum=${digest} ${base}/files/tool.txt /opt/`,
+        'COPY --exclude=*.log --exclude=secret app /app',
+        'COPY --parents ./one/a.txt ./two/deep/b.txt /kept/',
+        '',
+      ].join('\n'),
+      'app/main.sh': 'main\n',
+      'app/debug.log': 'log\n',
+      'app/secret/key': 'k\n',
+      'one/a.txt': 'a\n',
+      'two/deep/b.txt': 'b\n',
+    });
+    await built(dir, '-t', 'fetched:1');
+    const listing = await runIn('fetched:1', 'sh', '-c', 'cat /opt/tool.txt; stat -c "%a" /opt/tool.txt; find /app /kept -type f | sort');
+    assert.equal(listing, 'downloaded\n600\n/app/main.sh\n/kept/one/a.txt\n/kept/two/deep/b.txt\n');
+    // An edit of an excluded file changes nothing: every step comes from the cache.
+    await writeFile(join(dir, 'app/debug.log'), 'more log\n');
+    assert.equal(((await built(dir)).out.match(/Using cache/g) ?? []).length, 3);
+    // A wrong checksum, a missing file, a URL in COPY: each refused with Docker's words.
+    for (const [line, message] of [
+      [`ADD --checksum=sha256:${'0'.repeat(64)} ${base}/files/tool.txt /opt/`, /checksum mismatch for http:\/\/127\.0\.0\.1:\d+\/files\/tool\.txt: expected sha256:0{64}, got sha256:[0-9a-f]{64}/],
+      [`ADD ${base}/missing /opt/`, /failed to GET http:\/\/127\.0\.0\.1:\d+\/missing with status 404 Not Found/],
+      [`COPY ${base}/files/tool.txt /opt/`, /source can't be a URL for COPY/],
+    ] as const) {
+      const bad = await context({ Dockerfile: `FROM @BASE@\n${line}\n` });
+      const r = await build(bad);
+      assert.equal(r.code, 1, r.stdout);
+      assert.match(r.stderr, message);
+    }
+  } finally {
+    server.close();
+  }
 });

@@ -442,3 +442,143 @@ describe('hashing sources', () => {
     assert.notEqual(await hashSources([{ ...source, noExtract: true }]), await hashSources([source]));
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+
+describe('COPY --exclude', () => {
+  async function copyExcluding(ctx: string, words: string[], exclude: string[], rootfs: string, dest: string): Promise<void> {
+    await copyInto(await resolveSources(ctx, words, { exclude }), rootfs, dest, { workdir: '/' });
+  }
+
+  test("the reference's example: a wildcard's matches, and what is below a matched directory", async () => {
+    const { ctx, rootfs } = await scratch({ 'home.txt': '', 'home.md': '', 'homedir/a.txt': '', 'homedir/b.md': '', 'homedir/sub/c.txt': '', 'other.md': '' });
+    assert.deepEqual(rels(await resolveSources(ctx, ['hom*'], { exclude: ['*.txt'] })), ['home.md', 'homedir']);
+    await copyExcluding(ctx, ['hom*'], ['*.txt'], rootfs, '/mydir/');
+    // Below a directory source, paths are relative to it: `*.txt` is `a.txt`, not `sub/c.txt`.
+    assert.deepEqual(await tree(join(rootfs, 'mydir')), ['b.md', 'home.md', 'sub', 'sub/c.txt']);
+    await copyExcluding(ctx, ['hom*'], ['*.txt', '*.md', '**/*.txt'], rootfs, '/both/');
+    assert.deepEqual(await tree(join(rootfs, 'both')), ['sub']);
+  });
+
+  test('patterns are .dockerignore patterns: directories whole, ** and exceptions', async () => {
+    const { ctx, rootfs } = await scratch({ 'src/a.txt': 'a', 'src/x.log': '', 'src/deep/y.log': '', 'src/deep/z.c': '', 'src/cache/big': '', 'src/cache/keep': '' });
+    await copyExcluding(ctx, ['src'], ['cache', '**/*.log'], rootfs, '/one/');
+    assert.deepEqual(await tree(join(rootfs, 'one')), ['a.txt', 'deep', 'deep/z.c']);
+    await copyExcluding(ctx, ['src'], ['cache', '!cache/keep', '*.txt'], rootfs, '/two/');
+    assert.deepEqual(await tree(join(rootfs, 'two')), ['cache', 'cache/keep', 'deep', 'deep/y.log', 'deep/z.c', 'x.log']);
+    await copyExcluding(ctx, ['.'], ['*', '!src', 'src/deep'], rootfs, '/three/');
+    assert.deepEqual(await tree(join(rootfs, 'three')), ['src', 'src/a.txt', 'src/cache', 'src/cache/big', 'src/cache/keep', 'src/x.log']);
+  });
+
+  test('a named source is judged by its path, its parents included; all excluded copies nothing', async () => {
+    const { ctx, rootfs } = await scratch({ 'dir/a.txt': 'a', 'dir/b.txt': 'b', 'c.txt': 'c' });
+    assert.deepEqual(rels(await resolveSources(ctx, ['dir/a.txt', 'c.txt'], { exclude: ['dir'] })), ['c.txt']);
+    assert.deepEqual(rels(await resolveSources(ctx, ['dir/a.txt', 'dir/b.txt'], { exclude: ['dir', '!dir/b.txt'] })), ['dir/b.txt']);
+    assert.deepEqual(await resolveSources(ctx, ['dir/a.txt'], { exclude: ['**/a.txt'] }), []);
+    await copyExcluding(ctx, ['dir/*'], ['dir/*'], rootfs, '/none/');
+    assert.deepEqual(await tree(rootfs), []);
+    // Missing sources are still errors: exclusion is no excuse for a typo.
+    await fails(resolveSources(ctx, ['missing'], { exclude: ['missing'] }), /file not found in build context/);
+  });
+
+  test('a pattern Docker refuses is an error', async () => {
+    const { ctx } = await scratch({ 'a.txt': '' });
+    await fails(resolveSources(ctx, ['a.txt'], { exclude: ['ok', 'a['] }), 'invalid exclude pattern "a[": syntax error in pattern');
+  });
+
+  test('the hash does not see excluded files', async () => {
+    const { ctx } = await scratch({ 'src/app.js': 'app', 'src/notes.md': 'notes', 'src/tmp/scratch': 'x', 'top.md': 'top' });
+    const hash = async () => hashSources(await resolveSources(ctx, ['src', 'top.md', '*.js'], { exclude: ['*.md', 'tmp'] }));
+    const before = await hash();
+    assert.notEqual(before, await hashSources(await resolveSources(ctx, ['src', 'top.md', '*.js'])), 'excluding changes what is copied');
+    await writeFile(join(ctx, 'src/notes.md'), 'edited notes');
+    await writeFile(join(ctx, 'src/tmp/scratch'), 'edited');
+    await writeFile(join(ctx, 'src/tmp/new'), 'new');
+    await writeFile(join(ctx, 'top.md'), 'edited top');
+    assert.equal(await hash(), before, 'edits to excluded files');
+    await writeFile(join(ctx, 'src/app.js'), 'edited app');
+    assert.notEqual(await hash(), before, 'an edit to a copied file');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('COPY --parents', () => {
+  async function copyParents(ctx: string, words: string[], rootfs: string, dest: string, options: Partial<CopyOptions> & { exclude?: string[] } = {}): Promise<void> {
+    const { exclude, ...copyOptions } = options;
+    await copyInto(await resolveSources(ctx, words, { parents: true, ...(exclude ? { exclude } : {}) }), rootfs, dest, { workdir: '/', ...copyOptions });
+  }
+
+  test("the reference's examples: parents kept, a /./ pivot, and **", async () => {
+    const { ctx, rootfs } = await scratch({ 'x/a.txt': 'xa', 'y/a.txt': 'ya', 'x/y/a.txt': '', 'x/y/b.txt': '', 'x/y/c.md': '', 'src/a.txt': '', 'src/x/b.txt': '', 'src/x/y/c.txt': '', 'src/x/d.md': '' });
+    await copyParents(ctx, ['./x/a.txt', './y/a.txt'], rootfs, '/parents/');
+    assert.deepEqual(await tree(join(rootfs, 'parents')), ['x', 'x/a.txt', 'y', 'y/a.txt']);
+    assert.equal(await readFile(join(rootfs, 'parents/y/a.txt'), 'utf8'), 'ya');
+    await copyParents(ctx, ['./x/./y/*.txt'], rootfs, '/pivot/');
+    assert.deepEqual(await tree(join(rootfs, 'pivot')), ['y', 'y/a.txt', 'y/b.txt']);
+    await copyParents(ctx, ['./src/**/*.txt'], rootfs, '/deep/');
+    assert.deepEqual(await tree(join(rootfs, 'deep')), ['src', 'src/a.txt', 'src/x', 'src/x/b.txt', 'src/x/y', 'src/x/y/c.txt']);
+    // Without --parents the same words flatten.
+    await copy(ctx, ['./x/a.txt', './x/y/b.txt'], rootfs, '/flat/');
+    assert.deepEqual(await tree(join(rootfs, 'flat')), ['a.txt', 'b.txt']);
+  });
+
+  test('sources resolve as without --parents, keeping their path below the pivot', async () => {
+    const { ctx } = await scratch({ 'x/y/a.txt': '', 'x/y/sub/b': '' });
+    const sources = await resolveSources(ctx, ['x/y/a.txt', '/x/./y/sub', 'x/y/./', 'x/*/./sub'], { parents: true });
+    assert.deepEqual(
+      sources.map((s) => [s.rel, s.dir, s.parents?.keep, s.parents?.dirs]),
+      [
+        ['x/y/a.txt', false, 'x/y/a.txt', [join(ctx, 'x'), join(ctx, 'x/y')]],
+        ['x/y/sub', true, 'y/sub', [join(ctx, 'x/y')]],
+        ['x/y', true, '.', []],
+        ['x/y/sub', true, 'sub', []],
+      ],
+    );
+    const [file] = await resolveSources(ctx, ['x/y/a.txt/./'], { parents: true });
+    assert.deepEqual(file.parents, { keep: 'a.txt', dirs: [] });
+    await fails(resolveSources(ctx, ['x/missing'], { parents: true }), 'file not found in build context or excluded by .dockerignore: stat x/missing: file does not exist');
+    await fails(resolveSources(ctx, ['../x'], { parents: true }), 'forbidden path outside the build context: ../x ()');
+    await fails(resolveSources(ctx, ['x/./../y'], { parents: true }), 'forbidden path outside the --parents base "x": ../y');
+    await fails(resolveSources(ctx, ['x/*.none'], { parents: true }), 'no source files were specified');
+  });
+
+  test('the destination is a directory; directories on the way are made like their sources', async () => {
+    const { ctx, rootfs } = await scratch({ 'x/y/a.txt': 'a', 'd/f': 'f', 'd/sub/g': 'g' });
+    await chmod(join(ctx, 'x'), 0o750);
+    await chmod(join(ctx, 'x/y'), 0o711);
+    await chmod(join(ctx, 'd'), 0o701);
+    await utimes(join(ctx, 'x/y'), MTIME + 7, MTIME + 7);
+    await copyParents(ctx, ['x/y/a.txt'], rootfs, '/dest');
+    assert.deepEqual(await tree(join(rootfs, 'dest')), ['x', 'x/y', 'x/y/a.txt']);
+    const modes = async (paths: string[]) => Promise.all(paths.map(async (p) => (await stat(join(rootfs, p))).mode & 0o7777));
+    assert.deepEqual(await modes(['dest', 'dest/x', 'dest/x/y']), [0o755, 0o750, 0o711]);
+    assert.equal((await stat(join(rootfs, 'dest/x/y'))).mtimeMs, (MTIME + 7) * 1000, 'mtime kept after filling it');
+    // A directory source itself is copied too, with its mode; --chown owns the directories on the way.
+    await copyParents(ctx, ['d'], rootfs, '/owned/', { chown: { uid: 1234, gid: 5678 } });
+    assert.deepEqual(await tree(join(rootfs, 'owned')), ['d', 'd/f', 'd/sub', 'd/sub/g']);
+    assert.equal((await stat(join(rootfs, 'owned/d'))).mode & 0o7777, 0o701);
+    await copyParents(ctx, ['x/y/a.txt'], rootfs, '/owned/', { chown: { uid: 1234, gid: 5678 } });
+    for (const path of ['owned', 'owned/d', 'owned/x', 'owned/x/y', 'owned/x/y/a.txt']) assert.equal((await stat(join(rootfs, path))).uid, 1234, path);
+    // Existing directories on the way are left as they are.
+    await mkdir(join(rootfs, 'kept/x'), { recursive: true, mode: 0o700 });
+    await copyParents(ctx, ['x/y/a.txt'], rootfs, '/kept/');
+    assert.equal((await stat(join(rootfs, 'kept/x'))).mode & 0o7777, 0o700);
+  });
+
+  test('with --exclude, paths are judged below the pivot', async () => {
+    const { ctx, rootfs } = await scratch({ 'app/src/a.js': '', 'app/src/a.test.js': '', 'app/docs/r.md': '', 'app/docs/keep.md': '' });
+    await copyParents(ctx, ['app/./src', 'app/./docs'], rootfs, '/out/', { exclude: ['**/*.test.js', 'docs', '!docs/keep.md'] });
+    assert.deepEqual(await tree(join(rootfs, 'out')), ['docs', 'docs/keep.md', 'src', 'src/a.js']);
+  });
+
+  test('the hash sees the kept path and the directories on the way', async () => {
+    const { ctx } = await scratch({ 'x/a.txt': 'a', 'y/a.txt': 'a' });
+    const hash = async (words: string[], parents: boolean) => hashSources(await resolveSources(ctx, words, { parents }));
+    const before = await hash(['x/a.txt'], true);
+    assert.notEqual(before, await hash(['x/a.txt'], false));
+    assert.notEqual(before, await hash(['y/a.txt'], true));
+    await chmod(join(ctx, 'x'), 0o700);
+    assert.notEqual(await hash(['x/a.txt'], true), before, 'the mode of a directory on the way');
+  });
+});

@@ -25,6 +25,7 @@ import { buildErrors } from '../../../server/src/rules/validator';
 import { BuildCache, cacheKey } from './cache';
 import { extractContext, lstatOrNull, pruneContext, readContextFile, resolveInScope } from './context';
 import { copyInto, hashSources, resolveSources, type Source } from './copy';
+import { checksumError, fetchUrl, isUrlSource, URL_FOR_COPY } from './fetch';
 import { mountRootfs, sweepRootfs, type Rootfs } from './mounts';
 import { KeyedLocks, MountError, parseRunMount, removeMountStub, type RunMount } from './run-mounts';
 import type { ApiMount } from '../runtime/mounts';
@@ -837,10 +838,15 @@ class Build {
     const dest = this.expand(words[words.length - 1], env, ins);
     const heredocs = words.slice(0, -1).flatMap((w) => markers.get(w) ?? []);
     const sources = words.slice(0, -1).filter((w) => !markers.has(w)).map((w) => this.expand(w, env, ins));
-    for (const unsupported of ['exclude', 'parents', 'checksum', 'keep-git-dir']) {
-      if (ins.flags.some((f) => f.name === unsupported)) throw new BuildError(`${ins.keyword} --${unsupported} is not supported by this engine yet`, this.line(ins));
+    if (ins.flags.some((f) => f.name === 'keep-git-dir') || sources.some((s) => s.startsWith('git@'))) {
+      throw new BuildError(`${ins.keyword} of a Git repository is not supported by this engine`, this.line(ins));
     }
-    if (ins.keyword === 'ADD' && sources.some((s) => /^(https?:\/\/|git@)/.test(s))) throw new BuildError('ADD of a URL is not supported by this engine yet', this.line(ins));
+    if (ins.keyword === 'COPY' && sources.some(isUrlSource)) throw new BuildError(URL_FOR_COPY, this.line(ins));
+    const checksum = this.flag(ins, 'checksum', run);
+    const checksumProblem = checksum === undefined ? null : checksumError(ins.keyword as 'ADD' | 'COPY', sources, checksum);
+    if (checksumProblem) throw new BuildError(checksumProblem, this.line(ins));
+    const exclude = ins.flags.filter((f) => f.name === 'exclude').map((f) => this.expand(f.value ?? '', env, ins));
+    const parents = ins.flags.some((f) => f.name === 'parents' && f.value !== 'false');
     const from = this.flag(ins, 'from', run);
     const chown = this.flag(ins, 'chown', run);
     const chmodText = this.flag(ins, 'chmod', run);
@@ -852,7 +858,9 @@ class Build {
     const workdir = run.state.config.config?.WorkingDir || '/';
 
     let sourceRoot: Rootfs | null = null;
-    let heredocDir: string | null = null;
+    // Heredoc files and downloads, for the step.
+    let scratch: string | null = null;
+    const scratchDir = async () => (scratch ??= await mkdtemp(join(this.base, 'tmp', 'sources-')));
     try {
       let root = this.context;
       if (from !== undefined) {
@@ -863,10 +871,18 @@ class Build {
       }
       let resolved: Source[];
       try {
-        resolved = sources.length || !heredocs.length ? await resolveSources(root, sources, from !== undefined ? { from: 'rootfs' } : {}) : [];
+        const options = {
+          ...(from !== undefined ? { from: 'rootfs' as const } : {}),
+          ...(exclude.length ? { exclude } : {}),
+          ...(parents ? { parents: true } : {}),
+          ...(ins.keyword === 'ADD'
+            ? { remote: (word: string) => (isUrlSource(word) ? scratchDir().then((dir) => fetchUrl(word, dir, { dest, signal: this.signal, ...(checksum ? { checksum } : {}) })) : undefined) }
+            : {}),
+        };
+        resolved = sources.length || !heredocs.length ? await resolveSources(root, sources, options) : [];
         if (heredocs.length) {
           // Heredoc sources are files of their own, named by their delimiter.
-          heredocDir = await mkdtemp(join(this.base, 'tmp', 'heredoc-'));
+          const heredocDir = await scratchDir();
           for (const heredoc of heredocs) {
             let body = doc.slice(heredoc.body.start, heredoc.body.end);
             if (heredoc.chomp) body = body.replace(/^\t+/gm, '');
@@ -880,7 +896,7 @@ class Build {
       }
       const hash = await hashSources(resolved);
       const text = `${ins.keyword} ${hash} in ${dest}`;
-      const key = cacheKey([this.parentId(run), text, workdir, from ?? '', chown ?? '', chmod ?? '', ins.keyword]);
+      const key = cacheKey([this.parentId(run), text, workdir, from ?? '', chown ?? '', chmod ?? '', ins.keyword, exclude, parents]);
       const hit = await this.cached(key);
       if (hit) {
         run.state = { image: hit, config: hit.config };
@@ -906,7 +922,7 @@ class Build {
       this.say(` ---> ${short(run.state.image!.id)}\n`);
     } finally {
       await sourceRoot?.release();
-      if (heredocDir) await rm(heredocDir, { recursive: true, force: true });
+      if (scratch) await rm(scratch, { recursive: true, force: true });
     }
   }
 }

@@ -10,6 +10,16 @@
 //
 // Destination: resolved inside its root following symlinks in scope (FollowSymlinkInScope), so
 // nothing is written outside; below it, existing entries are replaced rather than followed.
+//
+// BuildKit's additions (the legacy builder has neither):
+// - COPY --exclude=PATTERN: patterns as in .dockerignore (DockerIgnore, `!` exceptions included).
+//   As BuildKit's reference documents it (`COPY --exclude=*.txt hom* /mydir/`), a source word's
+//   matches are judged by their paths in the root; the entries below a directory source by their
+//   paths relative to that directory, as BuildKit's copier judges them.
+// - COPY --parents: each source keeps the directories leading to it, from the root or from a
+//   `/./` in the word (rsync --relative's pivot), below the destination, which is then always a
+//   directory. Wildcards after the pivot are .dockerignore patterns there (`**` works), as BuildKit
+//   hands them to its copier as include patterns.
 
 import { createHash } from 'node:crypto';
 import {
@@ -34,7 +44,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { join, posix } from 'node:path';
-import { cleanPath } from '../../../server/src/dockerfile/dockerignore';
+import { cleanPath, DockerIgnore, DockerIgnoreError, type IgnoreState } from '../../../server/src/dockerfile/dockerignore';
 import { mknod } from '../images/layers';
 import { decompress, readTar, TarFormatError } from '../images/tar';
 import { compressionOf, extractTar, lstatOrNull, resolveInScope } from './context';
@@ -58,11 +68,35 @@ export interface Source {
   dir: boolean;
   /** ADD: copied as it is even if it is an archive (Docker extracts local archives only, not downloads). */
   noExtract?: boolean;
+  /**
+   * COPY --parents: `keep` is the path it takes below the destination (from the pivot, `.` for the
+   * pivot itself); `dirs` the directories on the way there in root, resolved, outermost first.
+   */
+  parents?: { keep: string; dirs: string[] };
+  /** COPY --exclude, for a directory source: how the entries below it are judged. */
+  exclude?: ExcludeScope;
+}
+
+/** Judges entries below a directory: their paths are `prefix/name` (`name` with no prefix), judged after `state`. */
+export interface ExcludeScope {
+  ignore: DockerIgnore;
+  prefix: string;
+  state?: IgnoreState;
 }
 
 export interface ResolveOptions {
   /** `rootfs` for COPY --from: absolute symlinks mean that root, and errors do not speak of a build context. */
   from?: 'context' | 'rootfs';
+  /** COPY --exclude, each flag's pattern in order. */
+  exclude?: string[];
+  /** COPY --parents. */
+  parents?: boolean;
+  /**
+   * ADD: the source for a word that is not in the root (a URL: fetch.ts's fetchUrl), or undefined
+   * for a word to look up there. Keeps every source in the order of its word; --exclude does not
+   * apply to these, as in BuildKit.
+   */
+  remote?: (word: string) => Promise<Source> | undefined;
 }
 
 export interface CopyOptions {
@@ -200,33 +234,161 @@ function expand(root: string, pattern: string): string[] {
  *   (in a root filesystem `stat x: file does not exist`);
  * - `forbidden path outside the build context: x (symlink "x" points to "/etc", outside the
  *   build context)` for a context's symlink leading out.
+ * With `exclude`, sources the patterns exclude are left out (an empty result is then no error:
+ * BuildKit copies nothing), and directory sources carry the patterns for what is below them.
  */
 export async function resolveSources(root: string, sources: string[], options: ResolveOptions = {}): Promise<Source[]> {
   const context = options.from !== 'rootfs';
+  const ignore = options.exclude?.length ? excludeMatcher(options.exclude) : undefined;
   const out: Source[] = [];
+  const remote = new Set<Source>();
   for (const word of sources) {
-    // Docker trims one leading "/" and one "./", and reports paths in that form.
-    let given = word.startsWith('/') ? word.slice(1) : word;
-    if (given.startsWith('./')) given = given.slice(2);
-    const rel = cleanPath(given).replace(/^\/+/, '') || '.';
-    if (rel === '..' || rel.startsWith('../')) throw new CopyError(`forbidden path outside the build context: ${given} ()`);
-    const matches = hasWildcards(given) ? expand(root, rel) : [rel];
-    for (const match of matches) {
-      const found = resolveInScope(root, match === '.' ? '' : match, context);
-      const shown = match === rel ? given : match;
-      if (found.escape) {
-        const { link, target } = found.escape;
-        throw new CopyError(`forbidden path outside the build context: ${shown} (symlink "${link}" points to "${target}", outside the build context)`);
-      }
-      const st = lstatOrNull(found.path);
-      if (!st) {
-        const missing = `stat ${shown}: file does not exist`;
-        throw new CopyError(context ? `file not found in build context or excluded by .dockerignore: ${missing}` : missing);
-      }
-      out.push({ root, rel: match, path: found.path, dir: st.isDirectory() });
+    const download = options.remote?.(word);
+    if (download) {
+      const source = await download;
+      remote.add(source);
+      out.push(source);
+    } else {
+      out.push(...(options.parents ? resolveWithParents(root, word, context) : resolveWord(root, word, context)));
     }
   }
   if (!out.length) throw new CopyError('no source files were specified');
+  return ignore ? out.filter((source) => remote.has(source) || applyExclude(source, ignore)) : out;
+}
+
+/** Docker trims one leading "/" and one "./", and reports paths in that form. */
+function trimWord(word: string): string {
+  const given = word.startsWith('/') ? word.slice(1) : word;
+  return given.startsWith('./') ? given.slice(2) : given;
+}
+
+/** A trimmed word cleaned to a path in the root: `.` for the root itself. */
+const cleanRel = (given: string) => cleanPath(given).replace(/^\/+/, '') || '.';
+
+const leaves = (rel: string) => rel === '..' || rel.startsWith('../');
+
+const outsideContext = (given: string) => new CopyError(`forbidden path outside the build context: ${given} ()`);
+
+/** The entry at `rel` (cleaned, inside root), called `shown` in errors. */
+function locate(root: string, rel: string, shown: string, context: boolean): Source {
+  const found = resolveInScope(root, rel === '.' ? '' : rel, context);
+  if (found.escape) {
+    const { link, target } = found.escape;
+    throw new CopyError(`forbidden path outside the build context: ${shown} (symlink "${link}" points to "${target}", outside the build context)`);
+  }
+  const st = lstatOrNull(found.path);
+  if (!st) {
+    const missing = `stat ${shown}: file does not exist`;
+    throw new CopyError(context ? `file not found in build context or excluded by .dockerignore: ${missing}` : missing);
+  }
+  return { root, rel, path: found.path, dir: st.isDirectory() };
+}
+
+function resolveWord(root: string, word: string, context: boolean): Source[] {
+  const given = trimWord(word);
+  const rel = cleanRel(given);
+  if (leaves(rel)) throw outsideContext(given);
+  const matches = hasWildcards(given) ? expand(root, rel) : [rel];
+  return matches.map((match) => locate(root, match, match === rel ? given : match, context));
+}
+
+/**
+ * COPY --parents: the word splits at its first `/./` into the pivot (the root without one) and
+ * the path kept below the destination. A pivot may have wildcards as a plain source has; the rest,
+ * with wildcards, is matched as BuildKit's include pattern is: each entry below the pivot by its
+ * path there, a matching directory taken whole, symlinks not looked into.
+ */
+function resolveWithParents(root: string, word: string, context: boolean): Source[] {
+  const cut = word.indexOf('/./');
+  const pivotGiven = cut < 0 ? '' : trimWord(word.slice(0, cut));
+  const keptGiven = trimWord(cut < 0 ? word : word.slice(cut + 3));
+  const pivotRel = cleanRel(pivotGiven);
+  if (leaves(pivotRel)) throw outsideContext(pivotGiven);
+  const kept = cleanRel(keptGiven);
+  if (leaves(kept)) throw cut < 0 ? outsideContext(keptGiven) : new CopyError(`forbidden path outside the --parents base "${pivotRel}": ${keptGiven}`);
+  const out: Source[] = [];
+  for (const pivot of hasWildcards(pivotGiven) ? expand(root, pivotRel) : [pivotRel]) {
+    const under = (rel: string) => (pivot === '.' ? rel : rel === '.' ? pivot : `${pivot}/${rel}`);
+    const base = locate(root, pivot, pivot, context);
+    const matches = !hasWildcards(keptGiven) ? [kept] : base.dir ? includedBelow(base.path, kept) : [];
+    for (let keep of matches) {
+      const source = locate(root, under(keep), under(keep), context);
+      if (keep === '.' && !source.dir) keep = posix.basename(source.rel); // a file as pivot: just itself
+      const parts = keep === '.' ? [] : keep.split('/');
+      const dirs = parts.slice(0, -1).map((_, i) => locate(root, under(parts.slice(0, i + 1).join('/')), under(keep), context).path);
+      out.push({ ...source, parents: { keep, dirs } });
+    }
+  }
+  return out;
+}
+
+/** What an include pattern takes below a directory, in walk order (patternmatcher's rules, as .dockerignore). */
+function includedBelow(dir: string, pattern: string): string[] {
+  let matcher: DockerIgnore;
+  try {
+    matcher = DockerIgnore.fromPatterns([pattern]);
+  } catch (error) {
+    if (error instanceof DockerIgnoreError) throw new CopyError(`invalid pattern "${pattern}": ${error.message}`);
+    throw error;
+  }
+  const out: string[] = [];
+  const walk = (abs: string, prefix: string, parent: IgnoreState | undefined) => {
+    for (const name of readdirSync(abs).sort()) {
+      const rel = prefix ? `${prefix}/${name}` : name;
+      const state = matcher.check(rel, parent);
+      if (state.excluded) out.push(rel);
+      else if (lstatSync(join(abs, name)).isDirectory()) walk(join(abs, name), rel, state);
+    }
+  };
+  walk(dir, '', undefined);
+  return out;
+}
+
+function excludeMatcher(patterns: string[]): DockerIgnore {
+  try {
+    return DockerIgnore.fromPatterns(patterns);
+  } catch (error) {
+    if (error instanceof DockerIgnoreError) throw new CopyError(`invalid exclude pattern "${error.pattern}": ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * Whether a source stays despite --exclude; a directory that stays gets the scope for its
+ * entries. The source is judged by its path in the root (with --parents, below the pivot) and
+ * its ancestors' paths. Its entries are judged from scratch, relative to it, as BuildKit's copier
+ * judges them; with --parents they continue from the source's own path, so an excluded directory
+ * stays when an exception re-includes something inside it.
+ */
+function applyExclude(source: Source, ignore: DockerIgnore): boolean {
+  const path = source.parents ? source.parents.keep : source.rel;
+  const state = ignore.check(path);
+  const scope: ExcludeScope = source.parents && path !== '.' ? { ignore, prefix: path, state } : { ignore, prefix: '' };
+  if (state.excluded && !(source.parents && source.dir && ignore.hasExceptions && keptEntries(source.path, scope).length)) return false;
+  if (source.dir) source.exclude = scope;
+  return true;
+}
+
+/**
+ * The entries of a directory that are copied, each with the scope for what is below it. With
+ * exceptions, an excluded directory is kept when something inside it is re-included (as
+ * BuildKit's copier creates the parents of what it includes); otherwise it is skipped whole.
+ */
+function keptEntries(dir: string, scope: ExcludeScope | undefined): { name: string; st: Stats; scope?: ExcludeScope }[] {
+  const out: { name: string; st: Stats; scope?: ExcludeScope }[] = [];
+  for (const name of readdirSync(dir)) {
+    const st = lstatSync(join(dir, name));
+    if (!scope) {
+      out.push({ name, st });
+      continue;
+    }
+    const path = scope.prefix ? `${scope.prefix}/${name}` : name;
+    const state = scope.ignore.check(path, scope.state);
+    const child = { ignore: scope.ignore, prefix: path, state };
+    if (!state.excluded || (st.isDirectory() && scope.ignore.hasExceptions && keptEntries(join(dir, name), child).length)) {
+      out.push({ name, st, scope: child });
+    }
+  }
   return out;
 }
 
@@ -268,14 +430,14 @@ class Copier {
     return this.chmod ?? st.mode & 0o7777;
   }
 
-  async entry(src: string, dst: string, st: Stats): Promise<void> {
+  async entry(src: string, dst: string, st: Stats, scope?: ExcludeScope): Promise<void> {
     await this.pacer.tick();
     const existing = lstatOrNull(dst);
     if (existing && !(existing.isDirectory() && st.isDirectory())) rmSync(dst, { recursive: true, force: true });
     const owner = this.ownerOf(st);
     if (st.isDirectory()) {
       if (!existing?.isDirectory()) mkdirSync(dst, { mode: 0o700 });
-      await this.children(src, dst);
+      await this.children(src, dst, scope);
       lchownSync(dst, owner.uid, owner.gid);
       chmodSync(dst, this.modeOf(st)); // after chown, which clears setuid bits
       lutimesSync(dst, seconds(st), seconds(st)); // after the children, which change it
@@ -304,9 +466,27 @@ class Copier {
     // Sockets (and whiteouts) are not copied, as Docker's tar leaves sockets out.
   }
 
-  /** A directory's contents into an existing directory. */
-  async children(src: string, dst: string): Promise<void> {
-    for (const name of readdirSync(src)) await this.entry(join(src, name), join(dst, name), lstatSync(join(src, name)));
+  /** A directory's contents into an existing directory, less what `scope` excludes. */
+  async children(src: string, dst: string, scope?: ExcludeScope): Promise<void> {
+    for (const entry of keptEntries(src, scope)) await this.entry(join(src, entry.name), join(dst, entry.name), entry.st, entry.scope);
+  }
+
+  /**
+   * A directory on the way to a --parents source, made like its source directory (owner, mode)
+   * when missing, as BuildKit's copier creates an included entry's parents; an existing directory
+   * is left as it is. Returns whether it was made, so that its mtime is set once it is filled.
+   */
+  async parentDir(src: string, dst: string): Promise<boolean> {
+    await this.pacer.tick();
+    const existing = lstatOrNull(dst);
+    if (existing?.isDirectory()) return false;
+    if (existing) rmSync(dst, { recursive: true, force: true });
+    const st = lstatSync(src);
+    const owner = this.ownerOf(st);
+    mkdirSync(dst, { mode: 0o700 });
+    lchownSync(dst, owner.uid, owner.gid);
+    chmodSync(dst, this.modeOf(st));
+    return true;
   }
 }
 
@@ -389,14 +569,34 @@ export async function copyInto(sources: Source[], destRoot: string, dest: string
   const notDirectory = (what: string) => new CopyError(`cannot copy ${what} to "${dest}": it exists and is not a directory`);
 
   for (const source of sources) {
-    if (source.dir) {
+    if (source.parents) {
+      // The destination is a directory, whatever its spelling: BuildKit copies the pivot's contents into it.
+      if (lstatOrNull(target)?.isDirectory() === false) throw notDirectory(`"${source.rel}"`);
+      if (ensureDir(destRoot, target, ROOT, dest)) {
+        if (owner) lchownSync(target, owner.uid, owner.gid);
+        if (options.chmod !== undefined) chmodSync(target, options.chmod);
+      }
+      const { keep, dirs } = source.parents;
+      if (keep === '.') {
+        await copier.children(source.path, target, source.exclude);
+        continue;
+      }
+      const parts = keep.split('/');
+      const made: [string, Stats][] = [];
+      for (let i = 0; i < dirs.length; i++) {
+        const at = join(target, ...parts.slice(0, i + 1));
+        if (await copier.parentDir(dirs[i], at)) made.push([at, lstatSync(dirs[i])]);
+      }
+      await copier.entry(source.path, join(target, keep), lstatSync(source.path), source.exclude);
+      for (const [at, st] of made.reverse()) lutimesSync(at, seconds(st), seconds(st));
+    } else if (source.dir) {
       if (lstatOrNull(target)?.isDirectory() === false) throw notDirectory(`directory "${source.rel}"`);
       // Docker makes the directories on the way as root's, then gives the new one itself to --chown's user.
       if (ensureDir(destRoot, target, ROOT, dest)) {
         if (owner) lchownSync(target, owner.uid, owner.gid);
         if (options.chmod !== undefined) chmodSync(target, options.chmod);
       }
-      await copier.children(source.path, target);
+      await copier.children(source.path, target, source.exclude);
     } else if (options.extractArchives && !source.noExtract && (await isArchive(source))) {
       if (lstatOrNull(target)?.isDirectory() === false) throw notDirectory(`archive "${source.rel}"`);
       ensureDir(destRoot, target, ROOT, dest);
@@ -425,7 +625,8 @@ export async function copyInto(sources: Source[], destRoot: string, dest: string
 /**
  * A digest of what the sources copy: for each source (a file by its name, a directory by its
  * contents) every entry's path relative to it, type, mode, owner, and content or link target, in
- * a stable order. Not mtimes: touching a file does not change it.
+ * a stable order. Not mtimes: touching a file does not change it. What --exclude leaves out is not
+ * seen; with --parents, the kept path and the directories on the way count too.
  */
 export async function hashSources(sources: Source[]): Promise<string> {
   const hash = createHash('sha256');
@@ -438,19 +639,24 @@ export async function hashSources(sources: Source[]): Promise<string> {
     if (st.isDirectory()) return ['dir', ...owner];
     return ['special', ...owner, st.mode & ~0o7777, st.rdev];
   };
-  const tree = async (dir: string, prefix: string): Promise<void> => {
-    for (const name of readdirSync(dir).sort()) {
+  const tree = async (dir: string, prefix: string, scope: ExcludeScope | undefined): Promise<void> => {
+    for (const entry of keptEntries(dir, scope).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       await pacer.tick();
-      const path = join(dir, name);
-      const st = lstatSync(path);
-      record([`${prefix}${name}`, ...describe(path, st)]);
-      if (st.isDirectory()) await tree(path, `${prefix}${name}/`);
+      const path = join(dir, entry.name);
+      record([`${prefix}${entry.name}`, ...describe(path, entry.st)]);
+      if (entry.st.isDirectory()) await tree(path, `${prefix}${entry.name}/`, entry.scope);
     }
   };
   for (const source of sources) {
+    if (source.parents) {
+      const { keep, dirs } = source.parents;
+      record(['parents', keep, ...dirs.map((dir) => describe(dir, lstatSync(dir)))]);
+      // Below the pivot a source is copied whole, itself included (a plain directory source copies its contents only).
+      if (source.dir && keep !== '.') record(['itself', ...describe(source.path, lstatSync(source.path))]);
+    }
     if (source.dir) {
       record(['source-dir']);
-      await tree(source.path, '');
+      await tree(source.path, '', source.exclude);
     } else {
       record(['source-file', posix.basename(source.rel), source.noExtract === true, ...describe(source.path, lstatSync(source.path))]);
     }
