@@ -538,3 +538,15 @@ test('ADD of a URL (with --checksum), COPY --exclude and --parents', async () =>
     server.close();
   }
 });
+
+test('RUN --network=host shares the host\'s interfaces, --network=none has only loopback', async () => {
+  const dir = await context({
+    Dockerfile: ['FROM @BASE@', 'RUN --network=host ls /sys/class/net > /host-net', 'RUN --network=none ls /sys/class/net > /none-net', ''].join('\n'),
+  });
+  await built(dir, '-t', 'network:1');
+  const host = await runIn('network:1', 'cat', '/host-net');
+  assert.ok(host.split('\n').filter(Boolean).length > 1, host);
+  assert.equal(await runIn('network:1', 'cat', '/none-net'), 'lo\n');
+  const bad = await build(await context({ Dockerfile: 'FROM @BASE@\nRUN --network=overlay true\n' }));
+  assert.equal(bad.code, 1);
+});
