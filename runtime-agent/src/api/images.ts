@@ -1,12 +1,16 @@
-// The /images endpoints of the Docker Engine API: pull, list, inspect, history, tag, remove.
+// The /images endpoints of the Docker Engine API: pull, list, inspect, history, tag, remove,
+// save and load.
 
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Engine } from '../engine';
+import { ImageNotFoundError, loadArchive, planSave, selectImages, writeArchive } from '../images/archive';
 import { familiarName, type ImageRecord } from '../images/store';
 import { pullInChild, type PullRequest } from '../registry/pull-process';
 import { formatReference, parseReference } from '../registry/reference';
 import { parsePlatform } from '../../../server/src/dockerfile/platform';
 import { badRequest, conflict, notFound } from './errors';
-import type { ApiServer } from './server';
+import type { ApiServer, Call } from './server';
 
 /** X-Registry-Auth: base64url JSON with username/password or an identity token. */
 function registryAuth(header: string | string[] | undefined): { username: string; password: string } | { identitytoken: string } | undefined {
@@ -189,6 +193,69 @@ export function imageRoutes(api: ApiServer, engine: Engine): void {
     await images.tag(image.id, formatReference(ref));
     engine.events.emit('image', 'tag', image.id, { name: familiarName(formatReference(ref)) });
     call.send(201);
+  });
+
+  // `docker save`: a tar stream of the images and their blobs, sent as it is read from the store.
+  const save = async (call: Call, names: string[]) => {
+    let selected;
+    try {
+      selected = selectImages(images, names);
+    } catch (error) {
+      if (error instanceof ImageNotFoundError) throw notFound(error.message);
+      throw badRequest((error as Error).message);
+    }
+    // Garbage collection leaves the blobs alone while they are sent.
+    engine.pulls++;
+    try {
+      const plan = await planSave(engine.content, selected);
+      const res = call.stream('application/x-tar');
+      try {
+        await pipeline(Readable.from(writeArchive(engine.content, plan)), res);
+      } catch (error) {
+        if (call.closed.aborted) return;
+        throw error;
+      }
+      for (const { record } of selected) engine.events.emit('image', 'save', record.id, { name: record.id });
+    } finally {
+      engine.pulls--;
+    }
+  };
+
+  api.route('GET', '/images/get', (call) => save(call, call.query.getAll('names')));
+  api.route('GET', '/images/{name*}/get', (call) => save(call, [call.params.name]));
+
+  // `docker load`: Docker's JSON stream, an error included (the status is 200 by then).
+  api.route('POST', '/images/load', async (call) => {
+    const quiet = call.query.get('quiet') === null || call.bool('quiet');
+    const res = call.stream('application/json');
+    const write = (message: object) => res.write(JSON.stringify(message) + '\r\n');
+    // The body without a way to close it, which would close the connection before the answer.
+    const reader = call.req[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+    const body: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: () => ({ next: () => reader.next() }) };
+    engine.pulls++;
+    try {
+      const loaded = await loadArchive(body, {
+        content: engine.content,
+        images,
+        snapshots: engine.snapshots,
+        ...(quiet ? {} : { onProgress: write }),
+        onLine: (line) => write({ stream: `${line}\n` }),
+        mayDelete: () => engine.pulls === 1,
+      });
+      for (const record of loaded) engine.events.emit('image', 'load', record.id, { name: record.id });
+    } catch (error) {
+      const message = (error as Error).message;
+      write({ errorDetail: { message }, error: message });
+    } finally {
+      engine.pulls--;
+    }
+    res.end();
+    // The rest of a refused archive is read and dropped, so that the client's upload ends.
+    try {
+      while (!(await reader.next()).done);
+    } catch {
+      // The client went away.
+    }
   });
 
   api.route('DELETE', '/images/{name*}', async (call) => {

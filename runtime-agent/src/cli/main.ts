@@ -6,6 +6,7 @@ import { DEFAULT_DATA_ROOT, DEFAULT_SOCKET, startDaemon } from '../daemon';
 import type { StorageDriver } from '../runtime/containers';
 import { isLayerWorker } from '../images/layer-worker';
 import { isPullProcess } from '../registry/pull-process';
+import { load, save } from './archive';
 import { build } from './build';
 import { EngineClient, EngineError, socketPath } from './client';
 import { UsageError, all, on, one, parse } from './flags';
@@ -29,6 +30,8 @@ Commands:
   stop [-t SECONDS] CONTAINER...
   rm [-f] CONTAINER...
   rmi [-f] IMAGE...
+  save [-o FILE] IMAGE...                                                 write images to a tar archive (stdout by default)
+  load [-i FILE] [-q]                                                     load images from a tar archive (stdin by default)
 
 The host defaults to $TUG_HOST, then $DOCKER_HOST, then unix://${DEFAULT_SOCKET}.`;
 
@@ -201,6 +204,10 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'run':
       return run(client, args);
+    case 'save':
+      return save(client, args);
+    case 'load':
+      return load(client, args);
     case 'ps': {
       const { flags } = parse(args, ['-a', '--all', '-q', '--quiet']);
       type Summary = { Id: string; Image: string; Command: string; Created: number; Status: string; Names: string[] };

@@ -154,8 +154,11 @@ export class ContentStore {
     await this.store(source, expected, onBytes);
   }
 
-  /** Stores a blob whose digest is known only once it is written (a layer a build made). */
-  async add(source: AsyncIterable<Uint8Array>): Promise<{ digest: string; size: number }> {
+  /**
+   * Stores a blob whose digest is known only once it is written (a layer a build made, a file of
+   * an archive being loaded); `existed` says it was there already.
+   */
+  async add(source: AsyncIterable<Uint8Array>): Promise<{ digest: string; size: number; existed: boolean }> {
     return this.store(source, null);
   }
 
@@ -163,7 +166,7 @@ export class ContentStore {
     source: AsyncIterable<Uint8Array> | Uint8Array,
     expected: { digest: string; size?: number } | null,
     onBytes?: (n: number) => void,
-  ): Promise<{ digest: string; size: number }> {
+  ): Promise<{ digest: string; size: number; existed: boolean }> {
     const hex = expected ? digestHex(expected.digest) : 'new';
     await mkdir(this.ingestDir, { recursive: true });
     await mkdir(this.blobs, { recursive: true });
@@ -191,9 +194,11 @@ export class ContentStore {
       } finally {
         await handle.close();
       }
+      // Same bytes already in place: nothing to rename.
+      if (!expected && (await this.has(actual))) return { digest: actual, size: total, existed: true };
       await rename(tmp, this.path(actual));
       await syncDir(this.blobs);
-      return { digest: actual, size: total };
+      return { digest: actual, size: total, existed: false };
     } finally {
       this.active.delete(tmp);
       await rm(tmp, { force: true });

@@ -178,20 +178,12 @@ export class ImageStore {
 
   /** Adds an image (or merges names into the one with the same ID); its tags move to it. */
   add(record: ImageRecord): Promise<ImageRecord> {
-    return this.change((images) => {
-      if (!ID.test(record.id)) throw new Error(`invalid image ID "${record.id}"`);
-      const tags = record.repoTags.map(normalizeName);
-      const digests = record.repoDigests.map(normalizeName);
-      const existing = images.get(record.id);
-      const merged: ImageRecord = {
-        ...record,
-        repoTags: [...new Set([...(existing?.repoTags ?? []), ...tags])],
-        repoDigests: [...new Set([...(existing?.repoDigests ?? []), ...digests])],
-      };
-      for (const tag of tags) untagFrom(images, tag, record.id);
-      images.set(record.id, merged);
-      return merged;
-    });
+    return this.change((images) => addTo(images, record));
+  }
+
+  /** Adds several images in one change: all of them are recorded, or none is. */
+  addAll(records: readonly ImageRecord[]): Promise<ImageRecord[]> {
+    return this.change((images) => records.map((record) => addTo(images, record)));
   }
 
   /** Points a tag at an image (found by any name or ID), taking it from the image it named before. */
@@ -253,6 +245,21 @@ export class ImageStore {
     this.queue = run.catch(() => {});
     return run;
   }
+}
+
+function addTo(images: Map<string, ImageRecord>, record: ImageRecord): ImageRecord {
+  if (!ID.test(record.id)) throw new Error(`invalid image ID "${record.id}"`);
+  const tags = record.repoTags.map(normalizeName);
+  const digests = record.repoDigests.map(normalizeName);
+  const existing = images.get(record.id);
+  const merged: ImageRecord = {
+    ...record,
+    repoTags: [...new Set([...(existing?.repoTags ?? []), ...tags])],
+    repoDigests: [...new Set([...(existing?.repoDigests ?? []), ...digests])],
+  };
+  for (const tag of tags) untagFrom(images, tag, record.id);
+  images.set(record.id, merged);
+  return merged;
 }
 
 /** Takes a tag from whichever other image holds it. */

@@ -75,7 +75,7 @@ export function progressBar(current: number, total: number): string {
  * Byte progress of one layer, sent as Docker's progress reader sends it: after each 1% (at most
  * 512 KiB) of progress, no more than ten a second, and always when the end is reached.
  */
-function progressOf(emit: (m: ProgressMessage) => void, id: string, status: string, total: number) {
+export function progressOf(emit: (m: ProgressMessage) => void, id: string, status: string, total: number) {
   const every = Math.min(512 * 1024, Math.floor(total / 100));
   let current = 0;
   let lastUpdate = 0;
