@@ -6,17 +6,22 @@
 
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { existsSync, accessSync, constants as fsConstants } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { chainIds } from '../../runtime-agent/src/images/snapshots';
-import { run, startEngine, type CommandResult, type TestEngine } from '../../test/helpers/engine';
+import { run, startEngine, type TestEngine } from '../../test/helpers/engine';
 import { busyboxLayer, pushImage, tarOf, type PushedImage } from '../../test/helpers/images';
-import { mulberry32, type Rand } from '../../test/helpers/random';
+import { mulberry32 } from '../../test/helpers/random';
 import { startRegistry } from '../../test/helpers/registry';
 import type { TarWriteEntry } from '../../runtime-agent/src/images/tar';
+import {
+  Cleanup, contestant, delay, duration, existing, findProcess, firstLine, isInterrupted, mb, measure, missing, noise, ok, printTable,
+  progress, runBench, spawnFloor, stats, sum, toolVersion, verdict, which, type Contestant, type Measurement,
+} from '../shared/harness';
+import { EngineCgroups, MachineState, peerEnv, Podman, policyFile, registryProcess, stopEngine, unmountUnder, writePeerConfig } from '../shared/host';
 
 // The engine helper starts `node dist/tug.js`, relative to the repository root.
 process.chdir(resolve(__dirname, '..', '..'));
@@ -29,69 +34,8 @@ const options = parseArgs(process.argv.slice(2));
 /** Goals, as the project set them. */
 const GOAL_IDLE_MIB = 60;
 
-/** Set by SIGINT/SIGTERM: the measurements stop at the next step and everything is cleaned up. */
-let interrupted = false;
-
-/** One tool on one measurement: how to time one run, and how to undo it so the next is cold. */
-interface Contestant {
-  tool: string;
-  /** The command, as printed in the legend. */
-  shown: string;
-  once(i: number): Promise<void>;
-  reset?(i: number): Promise<void>;
-  samples: number[];
-  /** Why it has no (more) samples. */
-  unavailable?: string;
-}
-
-interface Measurement {
-  title: string;
-  contestants: Contestant[];
-  /** The peer whose median the goal compares with. */
-  goalPeer: string;
-}
-
-/** Things to undo, last first; each runs even when an earlier one fails. */
-class Cleanup {
-  private readonly steps: { label: string; undo: () => Promise<void> }[] = [];
-
-  defer(label: string, undo: () => Promise<void>): void {
-    this.steps.push({ label, undo });
-  }
-
-  async run(): Promise<void> {
-    for (const step of this.steps.splice(0).reverse()) {
-      try {
-        await step.undo();
-      } catch (error) {
-        console.error(`cleanup (${step.label}) failed: ${firstLine(error)}`);
-        process.exitCode = 1;
-      }
-    }
-  }
-}
-
 /** What the run found that looks wrong or slow in the engine (printed at the end). */
 const notes = new Set<string>();
-
-async function main(): Promise<void> {
-  const cleanup = new Cleanup();
-  const stop = (signal: string) => {
-    if (interrupted) process.exit(130); // a second signal: give up on cleaning
-    interrupted = true;
-    console.error(`\n${signal}: stopping after the current step, then cleaning up (again to quit at once)`);
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  try {
-    await bench(cleanup);
-  } catch (error) {
-    console.error(`\nbench failed: ${error instanceof Error ? error.message : String(error)}`);
-    process.exitCode = 1;
-  } finally {
-    await cleanup.run();
-  }
-}
 
 async function bench(cleanup: Cleanup): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('run it as root: containers need namespaces, mounts and cgroups');
@@ -109,9 +53,10 @@ async function bench(cleanup: Cleanup): Promise<void> {
   });
 
   const images = await startRegistryProcess(cleanup);
+  const cgroups = await EngineCgroups.record();
   const engine = await startEngine();
   const pid = await findProcess((argv) => argv.includes('daemon') && argv.includes(engine.socket), `tugd on ${engine.socket}`);
-  cleanup.defer('tugd', () => stopEngine(engine, pid));
+  cleanup.defer('tugd', () => stopEngine(engine, pid, cgroups));
   progress('tugd started; waiting for its memory to settle…');
   const rssStartup = await settledRssMiB(pid);
 
@@ -139,15 +84,15 @@ async function bench(cleanup: Cleanup): Promise<void> {
       + `${PULL_FILES_PER_LAYER * images.bigGzip.length} files), from the registry at ${images.host}`,
   );
   const measurements = [runBench, pullBench];
-  printTable(measurements, { rssStartup, rssAfterRun, rssAfterPull, peak });
+  printResults(measurements, { rssStartup, rssAfterRun, rssAfterPull, peak });
   console.log('');
-  console.log(verdict('Run', runBench, 'faster than runc run'));
+  console.log(verdict('Run', runBench, 'faster than runc run', (ratio) => ratio < 1));
   const cli = stats(runBench.contestants.find((c) => c.tool === 'cli')?.samples ?? []);
   const runc = stats(runBench.contestants.find((c) => c.tool === 'runc')?.samples ?? []);
   if (cli && runc) {
     console.log(`     the docker CLI alone, against an engine that answers at once: ${duration(cli.median)} (runc run: ${duration(runc.median)}); tugd's own part: about ${duration(Math.max(0, stats(runBench.contestants[0]!.samples)!.median - cli.median))}`);
   }
-  console.log(verdict('Pull', pullBench, 'faster than podman pull'));
+  console.log(verdict('Pull', pullBench, 'faster than podman pull', (ratio) => ratio < 1));
   const worst = Math.max(rssStartup, rssAfterRun, rssAfterPull);
   console.log(
     `Memory: idle tugd ${rssStartup.toFixed(1)} MiB after startup, ${rssAfterRun.toFixed(1)} after the run measurement, ${rssAfterPull.toFixed(1)} after the pulls`
@@ -210,15 +155,9 @@ async function startRegistryProcess(cleanup: Cleanup): Promise<Images> {
 async function serveRegistry(): Promise<void> {
   process.on('SIGINT', () => {}); // Ctrl-C reaches this process too: the bench says when to stop
   const registry = await startRegistry();
-  const config = (argv: string[]) => (argv[0] === 'docker-registry' && argv[1] === 'serve' ? argv[2] : undefined);
-  const pid = await findProcess(
-    async (argv) => config(argv) !== undefined && (await readFile(config(argv)!, 'utf8').catch(() => '')).includes(`addr: ${registry.host}\n`),
-    `docker-registry on ${registry.host}`,
-  );
-  const dir = dirname(config((await commandLine(pid)) ?? [])!);
+  const registryProc = await registryProcess(registry);
   const shutdown = async (code: number) => {
-    await stopped(registry.stop(), pid);
-    await rm(dir, { recursive: true, force: true });
+    await registryProc.stop();
     process.exit(code);
   };
   process.stdin.on('end', () => void shutdown(0));
@@ -358,135 +297,6 @@ async function startStubEngine(socket: string): Promise<{ socket: string; close(
   return { socket, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Measuring.
-
-function contestant(tool: string, shown: string, once: (i: number) => Promise<void>): Contestant {
-  return { tool, shown, once, samples: [] };
-}
-
-function missing(tool: string): Contestant {
-  return { ...contestant(tool, '', async () => {}), unavailable: `${tool} is not installed (apt-get install -y ${tool})` };
-}
-
-/**
- * One warm-up run per tool (not recorded), then `runs` rounds in which every tool runs once,
- * the order turning round by round so that no tool always follows the same one. A tool that
- * fails drops out with its error; the others go on.
- */
-async function measure(m: Measurement, runs: number): Promise<void> {
-  for (let round = -1; round < runs; round++) {
-    const order = m.contestants.map((_, i) => m.contestants[(i + Math.max(round, 0)) % m.contestants.length]!);
-    for (const c of order) {
-      if (interrupted) throw new Error('interrupted');
-      if (c.unavailable) continue;
-      const i = round + 1;
-      try {
-        const started = performance.now();
-        await c.once(i);
-        const ms = performance.now() - started;
-        if (round >= 0) c.samples.push(ms);
-        await c.reset?.(i);
-      } catch (error) {
-        c.unavailable = `failed on run ${i}: ${firstLine(error)}`;
-      }
-    }
-    if (round >= 0 && (round + 1) % 5 === 0) progress(`  ${round + 1}/${runs}`);
-  }
-}
-
-/** What starting a process and seeing it end costs from here, the floor of every measurement. */
-async function spawnFloor(): Promise<number> {
-  const samples: number[] = [];
-  for (let i = 0; i < 20; i++) {
-    const started = performance.now();
-    await ok(run('true', []), 'true');
-    samples.push(performance.now() - started);
-  }
-  return stats(samples)!.median;
-}
-
-async function ok(result: Promise<CommandResult>, what: string): Promise<CommandResult> {
-  const r = await result;
-  if (r.code !== 0) throw new Error(`${what} exited with ${r.code}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}`);
-  return r;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The peers.
-
-/**
- * What podman and skopeo read besides their flags, in our temp dir: no search registries or
- * mirrors from the machine (so a short name is only ever a local tag), and a trust policy that
- * accepts the unsigned test images.
- */
-async function writePeerConfig(tmp: string): Promise<void> {
-  await writeFile(join(tmp, 'registries.conf'), 'unqualified-search-registries = []\nshort-name-mode = "disabled"\n');
-  await writeFile(policyFile(tmp), `${JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] })}\n`);
-}
-
-function policyFile(tmp: string): string {
-  return join(tmp, 'policy.json');
-}
-
-/** The environment podman and skopeo run with: their config and temp files in our temp dir. */
-function peerEnv(tmp: string): NodeJS.ProcessEnv {
-  return { TMPDIR: tmp, CONTAINERS_REGISTRIES_CONF: join(tmp, 'registries.conf') };
-}
-
-/**
- * Podman with storage, run state and config of its own in a temp dir, so that nothing of the
- * machine's podman is touched; runc as its runtime, cgroupfs and a file for events (as on a
- * machine without systemd).
- */
-class Podman {
-  private constructor(
-    private readonly global: string[],
-    private readonly env: NodeJS.ProcessEnv,
-    private readonly policy: string,
-  ) {}
-
-  /** `dir` is a new folder in the temp dir, whose config writePeerConfig wrote. */
-  static async create(dir: string, cleanup: Cleanup): Promise<Podman> {
-    const tmp = dirname(dir);
-    for (const sub of ['root', 'run', 'tmp', 'networks']) await mkdir(join(dir, sub), { recursive: true });
-    // default_ulimits: on this kind of machine runc refuses podman's default nofile limit.
-    await writeFile(
-      join(dir, 'containers.conf'),
-      [
-        '[containers]',
-        'default_ulimits = []',
-        '[network]',
-        `network_config_dir = "${join(dir, 'networks')}"`,
-        '[engine]',
-        `image_copy_tmp_dir = "${join(dir, 'tmp')}"`,
-        '',
-      ].join('\n'),
-    );
-    await writeFile(join(dir, 'storage.conf'), `[storage]\ndriver = "overlay"\ngraphroot = "${join(dir, 'root')}"\nrunroot = "${join(dir, 'run')}"\n`);
-    const env = { ...peerEnv(tmp), CONTAINERS_CONF: join(dir, 'containers.conf'), CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf') };
-    const global = [
-      '--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--tmpdir', join(dir, 'tmp'), '--storage-driver', 'overlay',
-      '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file',
-    ];
-    const podman = new Podman(global, env, policyFile(tmp));
-    cleanup.defer('podman containers and images', async () => {
-      await run('podman', [...global, 'rm', '-af'], { env });
-      await run('podman', [...global, 'rmi', '-af'], { env });
-    });
-    return podman;
-  }
-
-  /** Runs podman; throws with its error when it fails. */
-  async cmd(args: string[], timeoutMs = 120_000): Promise<CommandResult> {
-    return ok(run('podman', [...this.global, ...args], { env: this.env, timeoutMs }), `podman ${args[0]}`);
-  }
-
-  async pull(ref: string): Promise<void> {
-    await this.cmd(['pull', '--tls-verify=false', '--signature-policy', this.policy, ref], 600_000);
-  }
-}
-
 /** An OCI bundle of the busybox layer: `runc spec`, changed to run `true` without a terminal. */
 class RuncBundle {
   private readonly prefix = `tug-bench-${process.pid}`;
@@ -524,120 +334,11 @@ class RuncBundle {
   }
 }
 
-/**
- * Paths podman and skopeo use whatever their flags (the blob-info cache of containers/image,
- * netavark's state dir, runc's default state dir that podman's runc calls use) and the cgroup
- * parent podman's cgroupfs manager makes in every hierarchy. What did not exist before the bench
- * is removed after it, but a folder only when empty: someone else's podman may have started
- * using it meanwhile.
- */
-class MachineState {
-  /** Deepest first. */
-  static readonly PATHS = [
-    '/var/lib/containers/cache/blob-info-cache-v1.boltdb',
-    '/var/lib/containers/cache',
-    '/var/lib/containers',
-    '/run/containers/networks',
-    '/run/containers',
-    '/run/runc',
-  ];
-
-  private constructor(
-    private readonly paths: string[],
-    private readonly cgroups: string[],
-  ) {}
-
-  static async record(): Promise<MachineState> {
-    return new MachineState(await missingOf(MachineState.PATHS), await missingOf(await MachineState.cgroupParents()));
-  }
-
-  private static async cgroupParents(): Promise<string[]> {
-    const hierarchies = await readdir('/sys/fs/cgroup').catch(() => []);
-    // cgroup v1: one per hierarchy; v2 alone: at the top.
-    return ['/sys/fs/cgroup/libpod_parent', ...hierarchies.map((h) => join('/sys/fs/cgroup', h, 'libpod_parent'))];
-  }
-
-  async restore(): Promise<void> {
-    const kept: string[] = [];
-    for (const path of this.paths) {
-      const st = await stat(path).catch(() => null);
-      if (!st) continue;
-      if (!st.isDirectory()) await rm(path, { force: true });
-      else if (!(await removeIfEmpty(path))) kept.push(path);
-    }
-    for (const cgroup of this.cgroups) if ((await exists(cgroup)) && !(await removeCgroup(cgroup))) kept.push(cgroup);
-    if (kept.length) console.error(`left in place, something else uses them now: ${kept.join(', ')}`);
-  }
-}
-
-/** rmdir, unless the folder is not empty (or, for a cgroup, has processes): then false. */
-async function removeIfEmpty(dir: string): Promise<boolean> {
-  try {
-    await rmdir(dir);
-    return true;
-  } catch (error) {
-    if (['ENOTEMPTY', 'EEXIST', 'EBUSY'].includes((error as NodeJS.ErrnoException).code ?? '')) return false;
-    throw error;
-  }
-}
-
-/** A cgroup and its empty children, deepest first (cgroupfs wants rmdir, not unlinking its files). */
-async function removeCgroup(dir: string): Promise<boolean> {
-  let all = true;
-  for (const entry of await readdir(dir, { withFileTypes: true })) if (entry.isDirectory()) all = (await removeCgroup(join(dir, entry.name))) && all;
-  return all && removeIfEmpty(dir);
-}
-
-/** Unmounts whatever is mounted under `dir`, deepest first (a tool that failed may leave mounts). */
-async function unmountUnder(dir: string): Promise<string[]> {
-  // Field 5 of mountinfo is the mount point; our temp paths contain no characters it escapes.
-  const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((point): point is string => point !== undefined && (point === dir || point.startsWith(`${dir}/`)));
-  for (const point of mounts.sort((a, b) => b.length - a.length)) {
-    if ((await run('umount', [point])).code !== 0) await run('umount', ['-l', point]);
-  }
-  return mounts;
-}
-
-/**
- * A test helper's stop(), which waits for its process's 'exit' with a check that misses a death
- * by signal (Ctrl-C reaches the whole process group): so it may never resolve. Done when it
- * resolves or shortly after the process is gone, whichever comes first.
- */
-async function stopped(stop: Promise<void>, pid: number): Promise<void> {
-  const gone = async () => {
-    while (alive(pid)) await delay(100);
-    await delay(500); // what the helper does after the exit, if it saw it
-  };
-  await Promise.race([stop, gone()]);
-}
-
-/**
- * Stops tugd and its containers, then removes what a tugd that died (or a bug) left: mounts
- * under its temp dir, its containers' cgroups, the dir itself. Leftovers of a clean stop are
- * reported, since they are the engine's.
- */
-async function stopEngine(engine: TestEngine, pid: number): Promise<void> {
-  const dir = dirname(engine.socket);
-  const ids = await readdir(join(engine.dataRoot, 'containers')).catch(() => []);
-  const wasAlive = alive(pid);
-  await stopped(engine.stop(), pid);
-  const mounts = await unmountUnder(dir);
-  const hierarchies = await readdir('/sys/fs/cgroup').catch(() => []);
-  const cgroups = await existing(ids.flatMap((id) => hierarchies.map((h) => join('/sys/fs/cgroup', h, 'tug', id))));
-  for (const cgroup of cgroups) await removeCgroup(cgroup);
-  await rm(dir, { recursive: true, force: true });
-  if (wasAlive && (mounts.length || cgroups.length)) console.error(`tugd left ${mounts.length} mount(s) and ${cgroups.length} cgroup(s) after it stopped`);
-}
-
 async function toolVersions(peers: Peers): Promise<string> {
-  const version = async (command: string) => /\d+\.\d+(\.\d+)?/.exec((await run(command, ['--version'])).stdout)?.[0] ?? '?';
-  const parts = [`docker CLI ${await version('docker')}`];
-  if (peers.runc) parts.push(`runc ${await version('runc')}`);
-  if (peers.podman) parts.push(`podman ${await version('podman')}`);
-  if (peers.skopeo) parts.push(`skopeo ${await version('skopeo')}`);
+  const parts = [`docker CLI ${await toolVersion('docker')}`];
+  if (peers.runc) parts.push(`runc ${await toolVersion('runc')}`);
+  if (peers.podman) parts.push(`podman ${await toolVersion('podman')}`);
+  if (peers.skopeo) parts.push(`skopeo ${await toolVersion('skopeo')}`);
   return parts.join(', ');
 }
 
@@ -674,12 +375,6 @@ async function pullLayers(): Promise<Buffer[]> {
   return layers;
 }
 
-function noise(rand: Rand, size: number): Buffer {
-  const words = new Uint32Array(Math.ceil(size / 4));
-  for (let i = 0; i < words.length; i++) words[i] = rand() * 0x1_0000_0000;
-  return Buffer.from(words.buffer, 0, size);
-}
-
 /** The stored sizes of blobs, as the registry reports them. */
 async function blobSizes(host: string, repository: string, digests: string[]): Promise<number[]> {
   const sizes: number[] = [];
@@ -692,37 +387,6 @@ async function blobSizes(host: string, repository: string, digests: string[]): P
 
 // ---------------------------------------------------------------------------------------------
 // Memory.
-
-/** The pid of our child process whose command line matches (the helpers do not say it). */
-async function findProcess(match: (argv: string[]) => boolean | Promise<boolean>, what: string): Promise<number> {
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
-    // The parent pid is the second field after the command name, which sits in parentheses.
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    const argv = await commandLine(Number(name));
-    if (ppid === process.pid && argv && (await match(argv))) return Number(name);
-  }
-  throw new Error(`cannot find the process of ${what}`);
-}
-
-async function commandLine(pid: number): Promise<string[] | undefined> {
-  const text = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  return text ? text.replace(/\0$/, '').split('\0') : undefined;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 async function procStatusKiB(pid: number, field: string): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => {
@@ -743,7 +407,7 @@ async function settledRssMiB(pid: number): Promise<number> {
   for (;;) {
     samples.push((await procStatusKiB(pid, 'VmRSS')) / 1024);
     const last = samples.slice(-6);
-    if ((last.length === 6 && Math.max(...last) - Math.min(...last) <= 0.01 * Math.max(...last)) || Date.now() > deadline || interrupted) {
+    if ((last.length === 6 && Math.max(...last) - Math.min(...last) <= 0.01 * Math.max(...last)) || Date.now() > deadline || isInterrupted()) {
       return last[last.length - 1]!;
     }
     await delay(500);
@@ -753,107 +417,15 @@ async function settledRssMiB(pid: number): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 // Output.
 
-function stats(samples: number[]): { median: number; min: number; max: number } | undefined {
-  if (samples.length === 0) return undefined;
-  const sorted = [...samples].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { median, min: sorted[0]!, max: sorted[sorted.length - 1]! };
-}
-
-function duration(ms: number): string {
-  return ms < 1000 ? `${ms.toFixed(1)} ms` : `${(ms / 1000).toFixed(2)} s`;
-}
-
-function printTable(measurements: Measurement[], memory: { rssStartup: number; rssAfterRun: number; rssAfterPull: number; peak: number }): void {
-  console.log('\nCommands:');
-  for (const m of measurements) {
-    console.log(`  ${m.title}`);
-    for (const c of m.contestants) console.log(`    ${c.tool.padEnd(7)} ${c.shown || 'n/a'}`);
-  }
-  const header = ['measurement', 'tool', 'n', 'median', 'min', 'max', 'tug/tool'];
-  const rows: string[][] = [];
-  for (const m of measurements) {
-    const tug = stats(m.contestants[0]!.samples);
-    for (const [i, c] of m.contestants.entries()) {
-      const s = stats(c.samples);
-      const ratio = i > 0 && tug && s ? (tug.median / s.median).toFixed(2) : '';
-      rows.push([i === 0 ? m.title : '', c.tool, String(c.samples.length), s ? duration(s.median) : 'n/a', s ? duration(s.min) : '', s ? duration(s.max) : '', ratio]);
-    }
-  }
+/** The shared table, with tugd's memory as rows of its own. */
+function printResults(measurements: Measurement[], memory: { rssStartup: number; rssAfterRun: number; rssAfterPull: number; peak: number }): void {
   const mib = (v: number) => `${v.toFixed(1)} MiB`;
-  rows.push(['idle tugd RSS', 'startup', '', mib(memory.rssStartup), '', '', '']);
-  rows.push(['', 'after run', '', mib(memory.rssAfterRun), '', '', '']);
-  rows.push(['', 'after pull', '', mib(memory.rssAfterPull), '', mib(memory.peak), '']);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
-  console.log(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}`);
-  for (const [i, r] of rows.entries()) {
-    if (i > 0 && r[0]) console.log(''); // a blank line between measurements
-    console.log(line(r));
-  }
-  console.log('\nmedian/min/max over the runs; tug/tool: ratio of the medians (below 1: tugd is faster).');
+  printTable(measurements, [
+    ['idle tugd RSS', 'startup', '', mib(memory.rssStartup), '', '', ''],
+    ['', 'after run', '', mib(memory.rssAfterRun), '', '', ''],
+    ['', 'after pull', '', mib(memory.rssAfterPull), '', mib(memory.peak), ''],
+  ]);
   console.log('RSS: tugd\'s resident memory once it stopped moving, after startup, after the run measurement and after the pulls; max: its peak (VmHWM).');
-}
-
-function verdict(label: string, m: Measurement, goal: string): string {
-  const tug = stats(m.contestants[0]!.samples);
-  const peer = m.contestants.find((c) => c.tool === m.goalPeer)!;
-  const p = stats(peer.samples);
-  if (!tug || !p) return `${label}: no verdict (${!tug ? 'tugd' : peer.tool} has no samples) — goal (${goal}) unknown`;
-  const ratio = tug.median / p.median;
-  return `${label}: tugd ${duration(tug.median)}, ${peer.tool} ${duration(p.median)} (medians): ${ratio.toFixed(2)}× — goal (${goal}) ${ratio < 1 ? 'met' : 'NOT met'}`;
-}
-
-function progress(message: string): void {
-  process.stderr.write(`${message}\n`);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Small things.
-
-function which(command: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const file = join(dir, command);
-    try {
-      accessSync(file, fsConstants.X_OK);
-      return file;
-    } catch {
-      // Not here.
-    }
-  }
-  return undefined;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-async function existing(paths: string[]): Promise<string[]> {
-  const found: string[] = [];
-  for (const path of paths) if (await exists(path)) found.push(path);
-  return found;
-}
-
-async function missingOf(paths: string[]): Promise<string[]> {
-  const absent: string[] = [];
-  for (const path of paths) if (!(await exists(path))) absent.push(path);
-  return absent;
-}
-
-function sum(values: number[]): number {
-  return values.reduce((a, b) => a + b, 0);
-}
-
-function mb(bytes: number): string {
-  return (bytes / 1e6).toFixed(1);
-}
-
-function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
 }
 
 function parseArgs(argv: string[]): { runRuns: number; pullRuns: number } {
@@ -870,7 +442,7 @@ function parseArgs(argv: string[]): { runRuns: number; pullRuns: number } {
   return parsed;
 }
 
-(process.argv[2] === SERVE_REGISTRY ? serveRegistry() : main()).catch((error: unknown) => {
+(process.argv[2] === SERVE_REGISTRY ? serveRegistry() : runBench(bench)).catch((error: unknown) => {
   console.error(error);
   process.exitCode = 1;
 });
