@@ -135,7 +135,9 @@ export class Builder {
       await this.cache.save();
       return id;
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      // Not on the answer's path: removing a context costs as much as unpacking it. What a crash
+      // leaves, open() sweeps.
+      void rm(dir, { recursive: true, force: true }).catch(() => {});
     }
   }
 
@@ -608,10 +610,14 @@ class Build {
     return this.engine.images.add(record);
   }
 
-  /** The changes in an upper dir as a layer in the content store. */
-  private async layerOf(upper: string): Promise<LayerRef> {
+  /**
+   * Commits a step whose changes are in an (unmounted) upper dir: they become its layer, and the
+   * dir itself that layer's snapshot, so the next step need not unpack what was just packed.
+   */
+  private async commitChanges(run: StageRun, upper: string, change: Change, createdBy: string, adopt = true): Promise<void> {
     const { digest, size } = await this.engine.content.add(diffLayer(upper));
-    return { digest, diffId: digest, size, mediaType: EMPTY_LAYER_MEDIA };
+    const image = (await this.commitStep(run, { digest, diffId: digest, size, mediaType: EMPTY_LAYER_MEDIA }, '', change, createdBy)).image!;
+    if (adopt) await this.engine.snapshots.adopt(image.layers, image.layers.length - 1, upper);
   }
 
   /** The stage's image mounted with an upper dir on top, for a step that changes files itself. */
@@ -630,15 +636,15 @@ class Build {
     }
     // Docker makes the directory now, in a layer of its own, when the image does not have it.
     const rootfs = await this.writable(run);
-    let layer: LayerRef | null = null;
+    const change: Change = (c) => void (c.WorkingDir = dir);
     try {
       const created = await mkdirInRoot(rootfs.dir, dir, this.line(ins));
       await rootfs.unmount();
-      if (created) layer = await this.layerOf(rootfs.upper!);
+      if (created) await this.commitChanges(run, rootfs.upper!, change, `/bin/sh -c #(nop)  ${text}`);
+      else await this.commitStep(run, null, text, change);
     } finally {
       await rootfs.release();
     }
-    await this.commitStep(run, layer, text, (c) => void (c.WorkingDir = dir));
     await this.cache.set(key, run.state.image!.id);
     this.say(` ---> ${short(run.state.image!.id)}\n`);
   }
@@ -718,12 +724,13 @@ class Build {
     const upper = join(containers.dirOf(id), 'upper');
     const lower = await this.engine.snapshots.prepare(run.state.image!);
     for (const target of mounts.targets) await removeMountStub(upper, lower, target);
-    const layer = await this.layerOf(upper);
-    if (this.request.rm || this.request.forceRm) {
+    // A container that is kept keeps its upper dir; the snapshot is then unpacked when needed.
+    const remove = this.request.rm || this.request.forceRm;
+    await this.commitChanges(run, upper, () => {}, createdBy, remove);
+    if (remove) {
       await containers.remove(id, { force: true });
       this.say(` ---> Removed intermediate container ${id.slice(0, 12)}\n`);
     }
-    await this.commitStep(run, layer, '', () => {}, createdBy);
   }
 
   /** A RUN's --mount flags (and its heredoc script) made ready on the host. */
@@ -903,7 +910,6 @@ class Build {
         return;
       }
       const rootfs = await this.writable(run);
-      let layer: LayerRef;
       try {
         let owner: { uid: number; gid: number } | undefined;
         if (chown !== undefined) owner = await chownIds(rootfs.dir, chown, this.line(ins));
@@ -913,11 +919,10 @@ class Build {
           throw new BuildError(`${ins.keyword} failed: ${(error as Error).message}`, this.line(ins));
         }
         await rootfs.unmount();
-        layer = await this.layerOf(rootfs.upper!);
+        await this.commitChanges(run, rootfs.upper!, () => {}, `/bin/sh -c #(nop) ${text} `);
       } finally {
         await rootfs.release();
       }
-      await this.commitStep(run, layer, '', () => {}, `/bin/sh -c #(nop) ${text} `);
       await this.cache.set(key, run.state.image!.id);
       this.say(` ---> ${short(run.state.image!.id)}\n`);
     } finally {

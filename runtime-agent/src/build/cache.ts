@@ -17,6 +17,8 @@ export class BuildCache {
   private entries = new Map<string, string>();
   private loaded: Promise<void> | null = null;
   private saving: Promise<void> = Promise.resolve();
+  /** Whether the entries changed since the last save (a rebuild from the cache writes nothing). */
+  private dirty = false;
 
   constructor(private readonly root: string) {}
 
@@ -44,11 +46,15 @@ export class BuildCache {
 
   async set(key: string, imageId: string): Promise<void> {
     await this.load();
+    if (this.entries.get(key) === imageId) return;
     this.entries.set(key, imageId);
+    this.dirty = true;
   }
 
   /** Writes the entries (after a build); saves run one after another. */
   save(): Promise<void> {
+    if (!this.dirty) return this.saving;
+    this.dirty = false;
     const json = `${JSON.stringify({ entries: Object.fromEntries(this.entries) })}\n`;
     this.saving = this.saving.then(async () => {
       await mkdir(this.root, { recursive: true });
@@ -62,6 +68,7 @@ export class BuildCache {
     await this.load();
     const images = [...new Set(this.entries.values())];
     this.entries.clear();
+    this.dirty = true;
     await this.save();
     return images;
   }
@@ -69,6 +76,10 @@ export class BuildCache {
   /** Forgets the entries whose image is gone. */
   async forget(exists: (imageId: string) => boolean): Promise<void> {
     await this.load();
-    for (const [key, id] of this.entries) if (!exists(id)) this.entries.delete(key);
+    for (const [key, id] of this.entries) {
+      if (exists(id)) continue;
+      this.entries.delete(key);
+      this.dirty = true;
+    }
   }
 }

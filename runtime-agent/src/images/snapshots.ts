@@ -215,6 +215,31 @@ export class Snapshots {
     }
   }
 
+  /**
+   * Takes `dir`, an overlay upper dir whose changes are layer `index` of `layers` (a build step's,
+   * just diffed into it), as that chain's snapshot: renamed into place rather than unpacked
+   * again from the blob. False (and `dir` left alone) when the snapshot exists or is on its way.
+   */
+  async adopt(layers: readonly LayerRef[], index: number, dir: string): Promise<boolean> {
+    const chains = chainIds(layers.map((l) => l.diffId));
+    const chainId = chains[index];
+    if (this.unpacking.has(chainId) || (await this.exists(chainId))) return false;
+    for (let i = 0; i < index; i++) if (!(await this.exists(chains[i]))) return false;
+    await mkdir(this.root, { recursive: true });
+    const layer = layers[index];
+    // Size: the layer's tar, as near as the upper dir tells without walking it.
+    const info: SnapshotInfo = { chainId, diffId: layer.diffId, parent: index ? chains[index - 1] : null, digest: layer.digest, size: layer.size };
+    await writeFileAtomic(this.infoFile(chainId), `${JSON.stringify(info)}\n`);
+    try {
+      await rename(dir, this.dir(chainId));
+    } catch (error) {
+      if (['EEXIST', 'ENOTEMPTY'].includes((error as NodeJS.ErrnoException).code ?? '')) return false;
+      throw error;
+    }
+    await syncDir(this.root);
+    return true;
+  }
+
   /** Unpacks what is missing of an image; returns its overlay lower dirs, top layer first. */
   async prepare(image: ImageRecord, onProgress?: (progress: UnpackProgress) => void): Promise<string[]> {
     const release = this.hold(chainIds(image.layers.map((l) => l.diffId)));
