@@ -12,6 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { applyDockerIgnore, ContextError, extractContext, pruneContext, readContextFile } from '../../runtime-agent/src/build/context';
 import type { TarWriteEntry } from '../../runtime-agent/src/images/tar';
 import { tarOf } from '../helpers/images';
+import { tree } from '../helpers/files';
 
 let root: string;
 before(async () => {
@@ -39,17 +40,6 @@ async function* once(data: Buffer): AsyncIterable<Uint8Array> {
 
 async function extract(entries: TarWriteEntry[], dir: string): Promise<void> {
   await extractContext(once(await tarOf(entries)), dir);
-}
-
-/** Every path under a directory, relative, sorted. */
-async function tree(dir: string, prefix = ''): Promise<string[]> {
-  const out: string[] = [];
-  for (const name of (await readdir(join(dir, prefix))).sort()) {
-    const rel = prefix ? `${prefix}/${name}` : name;
-    out.push(rel);
-    if ((await lstat(join(dir, rel))).isDirectory()) out.push(...(await tree(dir, rel)));
-  }
-  return out;
 }
 
 /** Expects a ContextError whose message names the entry. */

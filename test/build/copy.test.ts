@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { CopyError, copyInto, hashSources, resolveSources, type CopyOptions, type Source } from '../../runtime-agent/src/build/copy';
 import { tarOf } from '../helpers/images';
+import { tree } from '../helpers/files';
 
 let root: string;
 before(async () => {
@@ -44,17 +45,6 @@ async function scratch(files: Record<string, string> = {}): Promise<{ ctx: strin
 async function untouched(outside: string): Promise<void> {
   assert.deepEqual(await readdir(outside), ['target']);
   assert.equal(await readFile(join(outside, 'target'), 'utf8'), 'untouched');
-}
-
-/** Every path under a directory, relative, sorted. */
-async function tree(dir: string, prefix = ''): Promise<string[]> {
-  const out: string[] = [];
-  for (const name of (await readdir(join(dir, prefix))).sort()) {
-    const rel = prefix ? `${prefix}/${name}` : name;
-    out.push(rel);
-    if ((await lstat(join(dir, rel))).isDirectory()) out.push(...(await tree(dir, rel)));
-  }
-  return out;
 }
 
 const rels = (sources: Source[]) => sources.map((s) => s.rel);

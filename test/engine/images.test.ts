@@ -18,6 +18,7 @@ import { chainIds, Snapshots } from '../../runtime-agent/src/images/snapshots';
 import { familiarName, ImageStore, type ImageRecord } from '../../runtime-agent/src/images/store';
 import { collect, decompress, readTar, writeTar, type TarEntry, type TarWriteEntry } from '../../runtime-agent/src/images/tar';
 import { busyboxLayer, GROUP, PASSWD, sha256, tarOf } from '../helpers/images';
+import { tree } from '../helpers/files';
 
 const exec = promisify(execFile);
 
@@ -45,17 +46,6 @@ async function* chunks(data: Buffer, size: number, delay = 0): AsyncIterable<Uin
 
 async function* once(data: Buffer): AsyncIterable<Uint8Array> {
   yield data;
-}
-
-/** Every path under a directory, relative, sorted. */
-async function tree(dir: string, prefix = ''): Promise<string[]> {
-  const out: string[] = [];
-  for (const name of (await readdir(join(dir, prefix))).sort()) {
-    const rel = prefix ? `${prefix}/${name}` : name;
-    out.push(rel);
-    if ((await lstat(join(dir, rel))).isDirectory()) out.push(...(await tree(dir, rel)));
-  }
-  return out;
 }
 
 /** trusted.overlay.* xattrs under a directory, as "path=name:value". */

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,6 +21,7 @@ import { collect } from '../../runtime-agent/src/images/tar';
 import { busyboxLayer, GROUP, PASSWD, pushImage, pushIndex, sha256, tarOf } from '../helpers/images';
 import { startProxy as proxyTo, type Proxy } from '../helpers/proxy';
 import { startRegistry, type TestRegistry } from '../helpers/registry';
+import { tree } from '../helpers/files';
 
 const exec = promisify(execFile);
 
@@ -84,17 +85,6 @@ async function mountOverlay(lower: string[]): Promise<{ merged: string; upper: s
 async function unmount(merged: string): Promise<void> {
   await exec('umount', [merged]);
   mounts.splice(mounts.indexOf(merged), 1);
-}
-
-/** Every path under a directory, relative, sorted. */
-async function tree(dir: string, prefix = ''): Promise<string[]> {
-  const out: string[] = [];
-  for (const name of (await readdir(join(dir, prefix))).sort()) {
-    const rel = prefix ? `${prefix}/${name}` : name;
-    out.push(rel);
-    if ((await lstat(join(dir, rel))).isDirectory()) out.push(...(await tree(dir, rel)));
-  }
-  return out;
 }
 
 const statuses = (messages: ProgressMessage[], id?: string) => messages.filter((m) => id === undefined || m.id === id).map((m) => m.status);
