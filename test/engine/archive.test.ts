@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -404,6 +404,8 @@ describe('podman', () => {
     await mkdir(env.TMPDIR);
     const podman = (...args: string[]) =>
       run('podman', ['--root', join(home, 'root'), '--runroot', join(home, 'runroot'), '--runtime-flag', `root=${join(home, 'runc')}`, ...args], { env, timeoutMs: 120_000 });
+    // Podman (cgroupfs) leaves its containers' cgroups behind, empty, under libpod_parent.
+    const cgroupsBefore = new Set(await podmanCgroups());
     try {
       const loaded = await podman('load', '-i', saved);
       assert.equal(loaded.code, 0, loaded.stderr);
@@ -417,9 +419,24 @@ describe('podman', () => {
       const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4]).filter((m) => m?.startsWith(home));
       for (const m of mounts.sort().reverse()) await run('umount', ['-l', m]);
       await rm(home, { recursive: true, force: true });
+      for (const cgroup of (await podmanCgroups()).filter((c) => !cgroupsBefore.has(c)).reverse()) await rmdir(cgroup).catch(() => {});
     }
   });
 });
+
+/** libpod_parent and the cgroups below it, in every hierarchy, parents first. */
+async function podmanCgroups(): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    out.push(dir);
+    for (const entry of await readdir(dir, { withFileTypes: true })) if (entry.isDirectory()) await walk(join(dir, entry.name));
+  };
+  for (const hierarchy of await readdir('/sys/fs/cgroup')) {
+    const parent = join('/sys/fs/cgroup', hierarchy, 'libpod_parent');
+    if (existsSync(parent)) await walk(parent);
+  }
+  return out;
+}
 
 describe('tug save and tug load', () => {
   test('save to a file or stdout, load from a file or stdin, as docker does', async () => {
