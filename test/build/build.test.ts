@@ -421,7 +421,7 @@ test('FROM --platform, COPY --link, proxy args kept out of the image, --label, -
     a: 'linked\n',
   });
   const iid = join(dir, 'iid');
-  const r = await engine.docker(['build', '-q', '--pull', '--iidfile', iid, '-t', 'flags:1', '--label', 'team=tug', '--build-arg', 'HTTP_PROXY=http://proxy.invalid:3128', dir]);
+  const r = await engine.docker(['build', '-q', '--pull', '--iidfile', iid, '-t', 'flags:1', '-t', 'flags:also', '--label', 'team=tug', '--build-arg', 'HTTP_PROXY=http://proxy.invalid:3128', dir]);
   assert.equal(r.code, 0, r.stderr);
   // -q prints the image ID alone, as --iidfile holds it.
   const id = (await readFile(iid, 'utf8')).trim();
@@ -430,6 +430,8 @@ test('FROM --platform, COPY --link, proxy args kept out of the image, --label, -
   assert.equal(await runIn('flags:1', 'cat', '/linked/a', '/proxy'), 'linked\nproxy=http://proxy.invalid:3128\n');
   const image = await inspect('flags:1');
   assert.deepEqual(image.Config.Labels, { team: 'tug' });
+  // Every -t names the image.
+  assert.equal((await engine.docker(['image', 'inspect', '--format', '{{.Id}}', 'flags:also'])).stdout.trim(), id);
   assert.doesNotMatch(JSON.stringify(image.Config.Env), /PROXY/);
   // Docker leaves proxy values out of the history too.
   const history = await engine.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'flags:1']);
