@@ -1,0 +1,72 @@
+// The Containers view's process tree, from a real tugd's top of a container with a process
+// tree inside it, and the cases a live process list brings (orphans, reused PIDs).
+
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, test } from 'node:test';
+import { parseTop, processTree, TOP_PS_ARGS, type ProcessNode, type TopResult } from '../../client/src/processes';
+import { EngineClient } from '../../runtime-agent/src/cli/client';
+import { startEngine, type TestEngine } from '../helpers/engine';
+import { busyboxLayer, pushImage } from '../helpers/images';
+import { startRegistry, type TestRegistry } from '../helpers/registry';
+
+let registry: TestRegistry;
+let engine: TestEngine;
+let busybox: string;
+
+before(async () => {
+  registry = await startRegistry();
+  engine = await startEngine();
+  await pushImage(registry, 'library/busybox', 'latest', { layers: [await busyboxLayer()], config: { config: { Cmd: ['sh'] } } });
+  busybox = `${registry.host}/library/busybox:latest`;
+});
+
+after(async () => {
+  await engine?.stop();
+  await registry?.stop();
+});
+
+/** A tree as indented lines of commands, for comparing shapes. */
+const outline = (nodes: ProcessNode[], depth = 0): string[] => nodes.flatMap((n) => [`${'  '.repeat(depth)}${n.command}`, ...outline(n.children, depth + 1)]);
+
+test('a running container\'s processes, from the engine\'s top, as a tree by parent PID', async () => {
+  const run = await engine.docker(['run', '-d', '-u', '1000', busybox, 'sh', '-c', 'sh -c "sleep 300; echo done" & sleep 301 & wait']);
+  assert.equal(run.code, 0, run.stderr);
+  const id = run.stdout.trim();
+  try {
+    const client = new EngineClient(engine.socket);
+    let rows: ReturnType<typeof parseTop> = [];
+    for (let i = 0; i < 100 && rows.length < 4; i++) {
+      rows = parseTop(await client.call<TopResult>('GET', `/containers/${id}/top?ps_args=${encodeURIComponent(TOP_PS_ARGS)}`));
+      if (rows.length < 4) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(outline(processTree(rows)), ['sh -c sh -c "sleep 300; echo done" & sleep 301 & wait', '  sh -c sleep 300; echo done', '    sleep 300', '  sleep 301']);
+    // Users as the host names them, as Docker's top (ps on the host) shows them.
+    const host = (await readFile('/etc/passwd', 'utf8')).split('\n').find((l) => l.split(':')[2] === '1000')?.split(':')[0] ?? '1000';
+    for (const row of rows) {
+      assert.equal(row.user, host);
+      assert.ok(row.memoryKiB > 0, JSON.stringify(row));
+      assert.match(row.cpu, /^\d+(\.\d+)?$/);
+    }
+  } finally {
+    await engine.docker(['rm', '-f', id]);
+  }
+});
+
+test('orphans are roots, a PID cycle is broken, columns are found by title, a list without PIDs is an error', () => {
+  const top: TopResult = {
+    Titles: ['UID', 'PID', 'PPID', 'C', 'CMD'],
+    Processes: [
+      ['root', '10', '0', '0', 'init'],
+      ['root', '12', '10', '0', 'child'],
+      ['root', '30', '99', '0', 'orphan'],
+      ['root', '40', '41', '0', 'a'],
+      ['root', '41', '40', '0', 'b'],
+    ],
+  };
+  const rows = parseTop(top);
+  assert.deepEqual(rows[1], { pid: 12, ppid: 10, user: 'root', cpu: '0', memoryKiB: 0, command: 'child' });
+  const tree = processTree(rows);
+  assert.deepEqual(outline(tree), ['init', '  child', 'orphan', 'b', '  a']);
+  assert.throws(() => parseTop({ Titles: ['CMD'], Processes: [['x']] }), /no PID column/);
+});
