@@ -785,8 +785,10 @@ class Build {
               // than the mount and not see it.)
               const copy = await mkdtemp(join(tmp, 'bind-'));
               releases.push(() => rm(copy, { recursive: true, force: true }));
-              await execFileAsync('cp', ['-a', source, join(copy, 'source')]);
+              const from = source;
               source = join(copy, 'source');
+              const to = source;
+              readies.push(async () => void (await execFileAsync('cp', ['-a', from, to])));
             }
             out.api.push({ Type: 'bind', Source: source, Target: target, ReadOnly: !mount.readWrite });
             break;
