@@ -711,9 +711,11 @@ class Build {
       for await (const entry of readLog(record.LogPath, { follow: true, done: () => !containers.running(id), finished: containers.stopped(id), signal: this.signal })) {
         this.emit({ stream: entry.log });
       }
+      this.signal.throwIfAborted(); // the log ends early when the client goes away
       exitCode = await containers.waitFor(id, 'not-running');
     } catch (error) {
-      if (this.request.forceRm) await containers.remove(id, { force: true }).catch(() => {});
+      // A cancelled build (the client went away) leaves no step running.
+      if (this.request.forceRm || this.signal.aborted) await containers.remove(id, { force: true }).catch(() => {});
       if (this.signal.aborted) throw error;
       throw new BuildError((error as Error).message, this.line(ins));
     }

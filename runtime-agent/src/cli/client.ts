@@ -84,11 +84,13 @@ export class EngineClient {
    * objects. An engine that refuses the call before reading all of the body is heard out: its
    * answer is the error, not the broken upload.
    */
-  async *upload<T>(method: string, path: string, body: AsyncIterable<Uint8Array>, headers: Record<string, string> = {}): AsyncIterable<T> {
+  async *upload<T>(method: string, path: string, body: AsyncIterable<Uint8Array>, headers: Record<string, string> = {}, signal?: AbortSignal): AsyncIterable<T> {
     let req: ClientRequest | undefined;
     let sent: Promise<void> = Promise.resolve();
     const res = await this.open(method, path, headers, (r) => {
       req = r;
+      // Cancelling closes the connection, which is how an engine hears that a build is cancelled.
+      signal?.addEventListener('abort', () => r.destroy(new Error('cancelled')), { once: true });
       sent = pipeline(Readable.from(body), r);
       sent.catch(() => {}); // awaited below, once the answer is read
     });
