@@ -75,8 +75,16 @@ export class EngineClient {
   }
 
   /** A call answered with a stream of JSON objects (pull progress, events). */
-  async *lines<T>(method: string, path: string, headers: Record<string, string> = {}): AsyncIterable<T> {
-    yield* EngineClient.jsonLines<T>(await EngineClient.check(await this.send(method, path, undefined, headers)));
+  async *lines<T>(method: string, path: string, headers: Record<string, string> = {}, signal?: AbortSignal): AsyncIterable<T> {
+    const res = await EngineClient.check(await this.send(method, path, undefined, headers));
+    // Stopping a stream that never ends (events) closes its connection.
+    const stop = () => res.destroy();
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      yield* EngineClient.jsonLines<T>(res);
+    } finally {
+      signal?.removeEventListener('abort', stop);
+    }
   }
 
   /**
