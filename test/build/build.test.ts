@@ -112,6 +112,15 @@ test('a Dockerfile with every metadata instruction makes the config Docker would
   assert.deepEqual(config.Entrypoint, ['/bin/echo']);
   assert.deepEqual(config.Cmd, ['hello']);
   assert.deepEqual(config.OnBuild, ['RUN echo triggered']);
+  // The history records each step as Docker's legacy builder does (Go's %q for lists and the healthcheck).
+  const history = (await engine.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'meta:1'])).stdout.split('\n').filter(Boolean).reverse();
+  assert.deepEqual(history.slice(-5), [
+    '/bin/sh -c #(nop)  HEALTHCHECK &{["CMD-SHELL" "true"] "30s" "1m30s" "0s" "0s" \'\\x03\'}',
+    '/bin/sh -c #(nop)  SHELL ["/bin/sh" "-ec"]',
+    '/bin/sh -c #(nop)  ENTRYPOINT ["/bin/echo"]',
+    '/bin/sh -c #(nop)  CMD ["hello"]',
+    '/bin/sh -c #(nop)  ONBUILD RUN echo triggered',
+  ]);
   assert.equal((await runIn('meta:1')).trim(), 'hello');
   // WORKDIR made the directory in the image, owned as Docker makes it.
   const listed = await engine.docker(['run', '--rm', '--entrypoint', 'sh', 'meta:1', '-c', 'stat -c %F /app/sub']);

@@ -17,7 +17,7 @@ import { pullInChild } from '../registry/pull-process';
 import { readLog } from '../runtime/logs';
 import { resolveUser } from '../runtime/users';
 import { parseSignal } from '../runtime/containers';
-import { findVariableRefs, processWord, type ExpandOptions } from '../../../server/src/dockerfile/expand';
+import { findVariableRefs, goQuote, processWord, type ExpandOptions } from '../../../server/src/dockerfile/expand';
 import { analyze, type Model, type Stage } from '../../../server/src/dockerfile/model';
 import { formatPlatform, hostPlatform, parsePlatform } from '../../../server/src/dockerfile/platform';
 import type { Instruction } from '../../../server/src/dockerfile/syntax';
@@ -451,7 +451,8 @@ class Build {
           const fallback = pair.value !== null ? this.expand(pair.value, env, ins) : this.globals.has(pair.key) ? this.globals.get(pair.key) : this.predefined(pair.key);
           run.args.set(pair.key, given ?? fallback);
         }
-        return;
+        // Docker records a stage's ARG as a step, with the declared defaults.
+        return meta(() => {}, `ARG ${ins.pairs.map((p) => (p.value === null ? p.key : `${p.key}=${this.expand(p.value, env, ins)}`)).join(' ')}`);
       case 'ENV': {
         const set = pairs();
         return meta((c) => {
@@ -502,7 +503,7 @@ class Build {
       }
       case 'CMD':
         run.cmdSet = true;
-        return meta((c) => void (c.Cmd = command()), `CMD ${JSON.stringify(command())}`);
+        return meta((c) => void (c.Cmd = command()), `CMD ${goStrings(command())}`);
       case 'ENTRYPOINT': {
         const entrypoint = exec ?? (args === '' ? [] : [...shell(), args]);
         const keepCmd = run.cmdSet;
@@ -510,13 +511,13 @@ class Build {
           c.Entrypoint = entrypoint;
           // An ENTRYPOINT resets a CMD inherited from the base image.
           if (!keepCmd) c.Cmd = null;
-        }, `ENTRYPOINT ${JSON.stringify(entrypoint)}`);
+        }, `ENTRYPOINT ${goStrings(entrypoint)}`);
       }
       case 'SHELL':
-        return meta((c) => void (c.Shell = exec ?? []), `SHELL ${JSON.stringify(exec)}`);
+        return meta((c) => void (c.Shell = exec ?? []), `SHELL ${goStrings(exec ?? [])}`);
       case 'HEALTHCHECK': {
         const check = healthcheck(ins, args, (f) => this.flag(ins, f, run), this.line(ins));
-        return meta((c) => void (c.Healthcheck = check), `HEALTHCHECK ${JSON.stringify(check)}`);
+        return meta((c) => void (c.Healthcheck = check), `HEALTHCHECK ${goHealthcheck(check)}`);
       }
       case 'ONBUILD': {
         // Docker keeps the original text after the keyword.
@@ -905,8 +906,10 @@ class Build {
       } catch (error) {
         throw new BuildError(`${ins.keyword} failed: ${(error as Error).message}`, this.line(ins));
       }
-      const hash = await hashSources(resolved);
-      const text = `${ins.keyword} ${hash} in ${dest}`;
+      // Docker's record of what was copied: file:, dir: or multi: and a hash of it.
+      const hash = (await hashSources(resolved)).replace(/^sha256:/, '');
+      const kind = resolved.length !== 1 ? 'multi' : resolved[0].dir ? 'dir' : 'file';
+      const text = `${ins.keyword} ${kind}:${hash} in ${dest}`;
       const key = cacheKey([this.parentId(run), text, workdir, from ?? '', chown ?? '', chmod ?? '', ins.keyword, exclude, parents]);
       const hit = await this.cached(key);
       if (hit) {
@@ -985,6 +988,29 @@ function healthcheck(ins: Instruction, args: string, flag: (name: string) => str
     check.Retries = Number(retries);
   }
   return check;
+}
+
+/** A list of strings as Go's %q prints it, which is how Docker records CMD, ENTRYPOINT and SHELL. */
+function goStrings(items: readonly string[]): string {
+  return `[${items.map(goQuote).join(' ')}]`;
+}
+
+/** A duration as Go's time.Duration prints it: 1h2m3s, 1m30s, 500ms, 0s. */
+function goDuration(ns: number | undefined): string {
+  if (!ns) return '0s';
+  if (ns < 1e9) return ns % 1e6 === 0 ? `${ns / 1e6}ms` : ns % 1e3 === 0 ? `${ns / 1e3}µs` : `${ns}ns`;
+  const h = Math.floor(ns / 3.6e12);
+  const m = Math.floor((ns % 3.6e12) / 6e10);
+  const sec = (ns % 6e10) / 1e9;
+  return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${sec}s`;
+}
+
+/** A healthcheck as Docker records it: Go's %q of its HealthConfig (the retries as a quoted rune). */
+function goHealthcheck(check: NonNullable<ContainerConfig['Healthcheck']>): string {
+  const retries = check.Retries ?? 0;
+  const rune = retries >= 0x20 && retries < 0x7f ? `'${retries === 0x27 || retries === 0x5c ? '\\' : ''}${String.fromCharCode(retries)}'` : `'\\x${retries.toString(16).padStart(2, '0')}'`;
+  const durations = [check.Interval, check.Timeout, check.StartPeriod, check.StartInterval].map((d) => goQuote(goDuration(d)));
+  return `&{${goStrings(check.Test ?? [])} ${durations.join(' ')} ${rune}}`;
 }
 
 /** The bytes of the files under a directory. */
