@@ -15,7 +15,6 @@ export interface DaemonOptions extends EngineOptions {
   debug?: boolean;
 }
 
-export const DEFAULT_SOCKET = '/run/tug/tug.sock';
 export const DEFAULT_DATA_ROOT = '/var/lib/tug';
 
 export interface Daemon {

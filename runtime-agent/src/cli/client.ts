@@ -15,6 +15,15 @@ export class EngineError extends Error {
 }
 
 /** `unix:///run/tug/tug.sock` (or a bare path) → the socket path. */
+/** Where the local tugd listens by default. */
+export const DEFAULT_SOCKET = '/run/tug/tug.sock';
+
+/** The engine to talk to: the one named, else $TUG_HOST, else $DOCKER_HOST (as the docker CLI reads it), else the local tugd. */
+export function engineHost(named: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const host = [named, env.TUG_HOST, env.DOCKER_HOST].map((h) => h?.trim()).find((h) => h) ?? `unix://${DEFAULT_SOCKET}`;
+  return host.startsWith('/') ? `unix://${host}` : host;
+}
+
 export function socketPath(host: string): string {
   if (host.startsWith('unix://')) return host.slice('unix://'.length);
   if (host.startsWith('/')) return host;

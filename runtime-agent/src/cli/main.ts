@@ -2,13 +2,13 @@
 // (or of any Docker-API engine), for people without the docker CLI.
 
 import { Demultiplexer } from '../api/stream';
-import { DEFAULT_DATA_ROOT, DEFAULT_SOCKET, startDaemon } from '../daemon';
+import { DEFAULT_DATA_ROOT, startDaemon } from '../daemon';
 import type { StorageDriver } from '../runtime/containers';
 import { isLayerWorker } from '../images/layer-worker';
 import { isPullProcess } from '../registry/pull-process';
 import { load, save } from './archive';
 import { build } from './build';
-import { EngineClient, EngineError, socketPath } from './client';
+import { DEFAULT_SOCKET, EngineClient, EngineError, engineHost, socketPath } from './client';
 import { UsageError, all, on, one, parse } from './flags';
 
 const USAGE = `Usage: tug [--host unix://PATH] COMMAND
@@ -192,7 +192,7 @@ async function main(argv: string[]): Promise<number> {
     // up again. Their monitors and exit watchers would keep this process alive until they end.
     process.exit(0);
   }
-  const host = one(global, '--host', '-H') ?? process.env.TUG_HOST ?? process.env.DOCKER_HOST ?? `unix://${DEFAULT_SOCKET}`;
+  const host = engineHost(one(global, '--host', '-H'));
   const client = new EngineClient(socketPath(host));
   switch (command) {
     case 'build':
