@@ -2,6 +2,8 @@
 // `GET /containers/{id}/top` with ps options every Docker-API engine passes to ps (tugd reads
 // /proc itself; a Docker daemon or Podman runs ps), so rows are found by column title.
 
+import { EngineError, type EngineClient } from '../../runtime-agent/src/cli/client';
+
 /** The ps options asked for: PID and PPID for the tree, and what each row shows. */
 export const TOP_PS_ARGS = '-o pid,ppid,user,pcpu,rss,args';
 
@@ -77,4 +79,41 @@ export function processTree(rows: readonly ProcessRow[]): ProcessNode[] {
   };
   sort(roots);
   return roots;
+}
+
+/**
+ * Reads a container's processes every `intervalMs` while `signal` is not aborted (a view's node
+ * expanded), telling `onTree` only when something shown changed. Ends, with an empty tree, when
+ * the container stops or goes.
+ */
+export async function watchProcesses(
+  client: EngineClient,
+  id: string,
+  intervalMs: number,
+  onTree: (tree: ProcessNode[]) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  let last = '';
+  while (!signal.aborted) {
+    let rows: ProcessRow[];
+    try {
+      rows = parseTop(await client.call<TopResult>('GET', `/containers/${encodeURIComponent(id)}/top?ps_args=${encodeURIComponent(TOP_PS_ARGS)}`));
+    } catch (error) {
+      // 409: not running; 404: removed. Anything else is the engine's trouble, said by the caller's view.
+      if (error instanceof EngineError && (error.status === 409 || error.status === 404)) {
+        if (last !== '[]') onTree([]);
+        return;
+      }
+      throw error;
+    }
+    const shown = JSON.stringify(rows);
+    if (shown !== last) {
+      last = shown;
+      onTree(processTree(rows));
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, intervalMs);
+      signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    });
+  }
 }

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
-import { parseTop, processTree, TOP_PS_ARGS, type ProcessNode, type TopResult } from '../../client/src/processes';
+import { parseTop, processTree, TOP_PS_ARGS, watchProcesses, type ProcessNode, type TopResult } from '../../client/src/processes';
 import { EngineClient } from '../../runtime-agent/src/cli/client';
 import { startEngine, type TestEngine } from '../helpers/engine';
 import { busyboxLayer, pushImage } from '../helpers/images';
@@ -69,4 +69,28 @@ test('orphans are roots, a PID cycle is broken, columns are found by title, a li
   const tree = processTree(rows);
   assert.deepEqual(outline(tree), ['init', '  child', 'orphan', 'b', '  a']);
   assert.throws(() => parseTop({ Titles: ['CMD'], Processes: [['x']] }), /no PID column/);
+});
+
+test('watching a container\'s processes tells each change, and ends with an empty tree when it stops', async () => {
+  const run = await engine.docker(['run', '-d', busybox, 'sh', '-c', 'while true; do sleep 0.2; done']);
+  assert.equal(run.code, 0, run.stderr);
+  const id = run.stdout.trim();
+  const client = new EngineClient(engine.socket);
+  const trees: ProcessNode[][] = [];
+  const controller = new AbortController();
+  const watching = watchProcesses(client, id, 50, (tree) => {
+    trees.push(tree);
+    // A few changes seen (a new sleep each time), then the container is stopped under it.
+    if (trees.length === 3) void engine.docker(['stop', '-t', '0', id]);
+  }, controller.signal);
+  const timeout = setTimeout(() => controller.abort(), 20_000);
+  await watching;
+  clearTimeout(timeout);
+  assert.ok(!controller.signal.aborted, 'the watch ended by itself when the container stopped');
+  assert.ok(trees.length >= 4, JSON.stringify(trees.length));
+  // Each tree told differs from the one before: nothing is told twice.
+  for (let i = 1; i < trees.length; i++) assert.notDeepEqual(trees[i], trees[i - 1]);
+  assert.match(trees[0][0].command, /while true/);
+  assert.deepEqual(trees.at(-1), []);
+  await engine.docker(['rm', '-f', id]);
 });
