@@ -563,8 +563,18 @@ export class Containers {
     const { record, dir } = this.find(ref);
     if (!record.State.Running) throw conflict(`Container ${record.Id} is not running`);
     if (!record.Config.Tty) return;
-    // The monitor holds the FIFO open both ways: this write never blocks nor finds no reader.
-    const fifo = await open(join(dir, 'resize'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+    // The monitor makes the FIFO and holds it open both ways once it has the terminal: this
+    // write never blocks. Just after a start it may not have yet (ENOENT, or ENXIO: no reader).
+    let fifo;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        fifo = await open(join(dir, 'resize'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+        break;
+      } catch (error) {
+        if (!['ENOENT', 'ENXIO'].includes((error as NodeJS.ErrnoException).code ?? '') || attempt >= 200 || !record.State.Running) throw error;
+        await sleep(5);
+      }
+    }
     try {
       await fifo.write(`${rows} ${cols}\n`);
     } finally {
