@@ -3,31 +3,17 @@
 
 import assert from 'node:assert/strict';
 import { dirname } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import { ContainersModel } from '../../client/src/containers';
-import { EngineClient } from '../../runtime-agent/src/cli/client';
-import { startEngine, type TestEngine } from '../helpers/engine';
-import { busyboxLayer, pushImage } from '../helpers/images';
-import { startRegistry, type TestRegistry } from '../helpers/registry';
+import { startEngine } from '../helpers/engine';
+import { busyboxEngine } from '../helpers/busybox-engine';
 
-let registry: TestRegistry;
-let engine: TestEngine;
-let busybox: string;
+const t = busyboxEngine({ pull: true });
 let model: ContainersModel;
 const changes: (string | null)[] = [];
 
-before(async () => {
-  registry = await startRegistry();
-  engine = await startEngine();
-  await pushImage(registry, 'library/busybox', 'latest', { layers: [await busyboxLayer()], config: { config: { Cmd: ['sh'] } } });
-  busybox = `${registry.host}/library/busybox:latest`;
-  assert.equal((await engine.docker(['pull', busybox])).code, 0);
-});
-
 after(async () => {
   await model?.stop();
-  await engine?.stop();
-  await registry?.stop();
 });
 
 async function until(what: string, check: () => boolean): Promise<void> {
@@ -36,19 +22,19 @@ async function until(what: string, check: () => boolean): Promise<void> {
 }
 
 test('a container\'s life shows in the model as it happens, each event naming only its container', async () => {
-  const existing = (await engine.docker(['create', '--name', 'before', busybox, 'true'])).stdout.trim();
-  model = new ContainersModel(new EngineClient(engine.socket));
+  const existing = (await t.engine.docker(['create', '--name', 'before', t.busybox, 'true'])).stdout.trim();
+  model = new ContainersModel(t.client);
   model.onChange((id) => changes.push(id));
   await model.start();
   assert.deepEqual(model.list().map((c) => c.Id), [existing]);
   assert.deepEqual(changes, [null]);
 
-  const id = (await engine.docker(['run', '-d', '--name', 'web', busybox, 'sleep', '30'])).stdout.trim();
+  const id = (await t.engine.docker(['run', '-d', '--name', 'web', t.busybox, 'sleep', '30'])).stdout.trim();
   await until('the new container running', () => model.get(id)?.State === 'running');
   assert.deepEqual(model.list().map((c) => c.Names[0]), ['/web', '/before']);
-  await engine.docker(['stop', '-t', '0', id]);
+  await t.engine.docker(['stop', '-t', '0', id]);
   await until('it exited', () => model.get(id)?.State === 'exited');
-  await engine.docker(['rm', id, existing]);
+  await t.engine.docker(['rm', id, existing]);
   await until('both gone', () => model.list().length === 0);
   // After the first read, every change named a container: nothing made the whole list render again.
   assert.deepEqual(changes.slice(1).filter((c) => c === null), []);
@@ -56,12 +42,12 @@ test('a container\'s life shows in the model as it happens, each event naming on
 });
 
 test('an engine restart drops the stream; the model reconnects, reads the list again and follows on', async () => {
-  await engine.stop({ keep: true });
+  await t.engine.stop({ keep: true });
   await until('the drop noticed', () => !model.connected);
-  engine = await startEngine({ dir: dirname(engine.dataRoot) });
+  t.engine = await startEngine({ dir: dirname(t.engine.dataRoot) });
   await until('reconnected', () => model.connected);
-  const id = (await engine.docker(['run', '-d', busybox, 'sleep', '30'])).stdout.trim();
+  const id = (await t.engine.docker(['run', '-d', t.busybox, 'sleep', '30'])).stdout.trim();
   await until('the container seen after the restart', () => model.get(id)?.State === 'running');
-  await engine.docker(['rm', '-f', id]);
+  await t.engine.docker(['rm', '-f', id]);
   await until('it is gone', () => !model.get(id));
 });

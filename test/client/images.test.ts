@@ -7,40 +7,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { imageLayers, instruction, listImages } from '../../client/src/images';
-import { EngineClient } from '../../runtime-agent/src/cli/client';
-import { startEngine, type TestEngine } from '../helpers/engine';
-import { busyboxLayer, pushImage } from '../helpers/images';
-import { startRegistry, type TestRegistry } from '../helpers/registry';
+import { busyboxEngine } from '../helpers/busybox-engine';
 
-let registry: TestRegistry;
-let engine: TestEngine;
-let busybox: string;
+const t = busyboxEngine();
 let dir: string;
 
 before(async () => {
-  registry = await startRegistry();
-  engine = await startEngine();
-  await pushImage(registry, 'library/busybox', 'latest', { layers: [await busyboxLayer()], config: { config: { Cmd: ['sh'] } } });
-  busybox = `${registry.host}/library/busybox:latest`;
   dir = await mkdtemp(join(tmpdir(), 'tug-client-images-'));
 });
 
 after(async () => {
-  await engine?.stop();
-  await registry?.stop();
   await rm(dir, { recursive: true, force: true });
 });
 
 test('images by tag, and a built image\'s layers as its Dockerfile\'s instructions', async () => {
-  await writeFile(join(dir, 'Dockerfile'), `FROM ${busybox}\nARG WHO="two words"\nCOPY a.txt /a.txt\nRUN echo "$WHO" > /who\nENV X=1\nCMD ["cat", "/who"]\n`);
+  await writeFile(join(dir, 'Dockerfile'), `FROM ${t.busybox}\nARG WHO="two words"\nCOPY a.txt /a.txt\nRUN echo "$WHO" > /who\nENV X=1\nCMD ["cat", "/who"]\n`);
   await writeFile(join(dir, 'a.txt'), 'a'.repeat(1000));
-  const built = await engine.docker(['build', '-t', 'app:1', '-t', 'app:latest', dir]);
+  const built = await t.engine.docker(['build', '-t', 'app:1', '-t', 'app:latest', dir]);
   assert.equal(built.code, 0, built.stderr);
-  const client = new EngineClient(engine.socket);
+  const client = t.client;
   const items = await listImages(client);
   assert.deepEqual(
     items.map((i) => `${i.repository}:${i.tag}`),
-    ['app:1', 'app:latest', busybox],
+    ['app:1', 'app:latest', t.busybox],
   );
   assert.equal(items[0].id, items[1].id);
   const layers = await imageLayers(client, 'app:1');

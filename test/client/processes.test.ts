@@ -3,38 +3,21 @@
 
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { parseTop, processTree, TOP_PS_ARGS, watchProcesses, type ProcessNode, type TopResult } from '../../client/src/processes';
-import { EngineClient } from '../../runtime-agent/src/cli/client';
-import { startEngine, type TestEngine } from '../helpers/engine';
-import { busyboxLayer, pushImage } from '../helpers/images';
-import { startRegistry, type TestRegistry } from '../helpers/registry';
+import { busyboxEngine } from '../helpers/busybox-engine';
 
-let registry: TestRegistry;
-let engine: TestEngine;
-let busybox: string;
-
-before(async () => {
-  registry = await startRegistry();
-  engine = await startEngine();
-  await pushImage(registry, 'library/busybox', 'latest', { layers: [await busyboxLayer()], config: { config: { Cmd: ['sh'] } } });
-  busybox = `${registry.host}/library/busybox:latest`;
-});
-
-after(async () => {
-  await engine?.stop();
-  await registry?.stop();
-});
+const t = busyboxEngine();
 
 /** A tree as indented lines of commands, for comparing shapes. */
 const outline = (nodes: ProcessNode[], depth = 0): string[] => nodes.flatMap((n) => [`${'  '.repeat(depth)}${n.command}`, ...outline(n.children, depth + 1)]);
 
 test('a running container\'s processes, from the engine\'s top, as a tree by parent PID', async () => {
-  const run = await engine.docker(['run', '-d', '-u', '1000', busybox, 'sh', '-c', 'sh -c "sleep 300; echo done" & sleep 301 & wait']);
+  const run = await t.engine.docker(['run', '-d', '-u', '1000', t.busybox, 'sh', '-c', 'sh -c "sleep 300; echo done" & sleep 301 & wait']);
   assert.equal(run.code, 0, run.stderr);
   const id = run.stdout.trim();
   try {
-    const client = new EngineClient(engine.socket);
+    const client = t.client;
     let rows: ReturnType<typeof parseTop> = [];
     for (let i = 0; i < 100 && rows.length < 4; i++) {
       rows = parseTop(await client.call<TopResult>('GET', `/containers/${id}/top?ps_args=${encodeURIComponent(TOP_PS_ARGS)}`));
@@ -49,7 +32,7 @@ test('a running container\'s processes, from the engine\'s top, as a tree by par
       assert.match(row.cpu, /^\d+(\.\d+)?$/);
     }
   } finally {
-    await engine.docker(['rm', '-f', id]);
+    await t.engine.docker(['rm', '-f', id]);
   }
 });
 
@@ -72,16 +55,16 @@ test('orphans are roots, a PID cycle is broken, columns are found by title, a li
 });
 
 test('watching a container\'s processes tells each change, and ends with an empty tree when it stops', async () => {
-  const run = await engine.docker(['run', '-d', busybox, 'sh', '-c', 'while true; do sleep 0.2; done']);
+  const run = await t.engine.docker(['run', '-d', t.busybox, 'sh', '-c', 'while true; do sleep 0.2; done']);
   assert.equal(run.code, 0, run.stderr);
   const id = run.stdout.trim();
-  const client = new EngineClient(engine.socket);
+  const client = t.client;
   const trees: ProcessNode[][] = [];
   const controller = new AbortController();
   const watching = watchProcesses(client, id, 50, (tree) => {
     trees.push(tree);
     // A few changes seen (a new sleep each time), then the container is stopped under it.
-    if (trees.length === 3) void engine.docker(['stop', '-t', '0', id]);
+    if (trees.length === 3) void t.engine.docker(['stop', '-t', '0', id]);
   }, controller.signal);
   const timeout = setTimeout(() => controller.abort(), 20_000);
   await watching;
@@ -92,5 +75,5 @@ test('watching a container\'s processes tells each change, and ends with an empt
   for (let i = 1; i < trees.length; i++) assert.notDeepEqual(trees[i], trees[i - 1]);
   assert.match(trees[0][0].command, /while true/);
   assert.deepEqual(trees.at(-1), []);
-  await engine.docker(['rm', '-f', id]);
+  await t.engine.docker(['rm', '-f', id]);
 });

@@ -3,42 +3,22 @@
 // code, and a detach that leaves the container running.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { AttachedContainer } from '../../client/src/run';
-import { EngineClient } from '../../runtime-agent/src/cli/client';
-import { startEngine, type TestEngine } from '../helpers/engine';
-import { busyboxLayer, pushImage } from '../helpers/images';
-import { startRegistry, type TestRegistry } from '../helpers/registry';
+import { busyboxEngine } from '../helpers/busybox-engine';
 
-let registry: TestRegistry;
-let engine: TestEngine;
-let client: EngineClient;
-let busybox: string;
-
-before(async () => {
-  registry = await startRegistry();
-  engine = await startEngine();
-  client = new EngineClient(engine.socket);
-  await pushImage(registry, 'library/busybox', 'latest', { layers: [await busyboxLayer()], config: { config: { Cmd: ['sh'] } } });
-  busybox = `${registry.host}/library/busybox:latest`;
-  assert.equal((await engine.docker(['pull', busybox])).code, 0);
-});
-
-after(async () => {
-  await engine?.stop();
-  await registry?.stop();
-});
+const t = busyboxEngine({ pull: true });
 
 test('output comes as it is written, stdout and stderr apart, then the exit code', async () => {
   const out: Record<string, string> = { stdout: '', stderr: '' };
-  const container = await AttachedContainer.start(client, { image: busybox, command: ['sh', '-c', 'echo out; echo err >&2; exit 3'], tty: false, interactive: false, autoRemove: true }, (data, stream) => (out[stream] += data.toString()));
+  const container = await AttachedContainer.start(t.client, { image: t.busybox, command: ['sh', '-c', 'echo out; echo err >&2; exit 3'], tty: false, interactive: false, autoRemove: true }, (data, stream) => (out[stream] += data.toString()));
   assert.equal(await container.exited, 3);
   assert.deepEqual(out, { stdout: 'out\n', stderr: 'err\n' });
 });
 
 test('a shell in a terminal takes keys, is sized as asked, and ends with its code', async () => {
   let text = '';
-  const container = await AttachedContainer.start(client, { image: busybox, tty: true, interactive: true, size: { rows: 33, cols: 101 } }, (data) => (text += data.toString()));
+  const container = await AttachedContainer.start(t.client, { image: t.busybox, tty: true, interactive: true, size: { rows: 33, cols: 101 } }, (data) => (text += data.toString()));
   container.write('stty size; echo $((6*7))\n');
   for (let i = 0; i < 100 && !/42\r?\n/.test(text.split('echo $((6*7))').pop() ?? ''); i++) await new Promise((r) => setTimeout(r, 50));
   await container.resize(20, 60);
@@ -47,13 +27,13 @@ test('a shell in a terminal takes keys, is sized as asked, and ends with its cod
   assert.match(text, /33 101/);
   assert.match(text, /\b42\r?\n/);
   assert.match(text, /20 60/);
-  await engine.docker(['rm', container.id]);
+  await t.engine.docker(['rm', container.id]);
 });
 
 test('detaching leaves the container running', async () => {
-  const container = await AttachedContainer.start(client, { image: busybox, command: ['sleep', '30'], tty: false, interactive: false }, () => {});
+  const container = await AttachedContainer.start(t.client, { image: t.busybox, command: ['sleep', '30'], tty: false, interactive: false }, () => {});
   container.detach();
-  const state = await engine.docker(['inspect', '--format', '{{.State.Running}}', container.id]);
+  const state = await t.engine.docker(['inspect', '--format', '{{.State.Running}}', container.id]);
   assert.equal(state.stdout.trim(), 'true');
-  await engine.docker(['rm', '-f', container.id]);
+  await t.engine.docker(['rm', '-f', container.id]);
 });
