@@ -725,8 +725,10 @@ class Build {
       throw new BuildError(`The command '${command.join(' ')}' returned a non-zero code: ${exitCode}`, this.line(ins), exitCode);
     }
     const upper = join(containers.dirOf(id), 'upper');
-    const lower = await this.engine.snapshots.prepare(run.state.image!);
-    for (const target of mounts.targets) await removeMountStub(upper, lower, target);
+    if (mounts.targets.length) {
+      const lower = await this.engine.snapshots.prepare(run.state.image!);
+      for (const target of mounts.targets) await removeMountStub(upper, lower, target);
+    }
     // A container that is kept keeps its upper dir; the snapshot is then unpacked when needed.
     const remove = this.request.rm || this.request.forceRm;
     await this.commitChanges(run, upper, () => {}, createdBy, remove);

@@ -6,6 +6,7 @@ import { readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { SECRETS_HEADER } from '../api/build';
 import { DockerIgnoreError } from '../../../server/src/dockerfile/dockerignore';
+import { humanSize } from '../registry/pull';
 import { parseReference, ReferenceFormatError } from '../registry/reference';
 import { EngineClient, EngineError } from './client';
 import { ContextError, directoryContext, stdinContext, type BuildContext } from './context-tar';
@@ -46,18 +47,6 @@ function keyValues(flag: string, pairs: string[], lone: (key: string) => string 
   }
   if (map.size === 0) return undefined;
   return JSON.stringify(Object.fromEntries([...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
-}
-
-/** docker's units.HumanSize: four significant digits, decimal units. */
-function humanSize(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let n = bytes;
-  let u = 0;
-  while (n >= 1000 && u < units.length - 1) {
-    n /= 1000;
-    u++;
-  }
-  return `${Number(n.toPrecision(4))}${units[u]}`;
 }
 
 async function readAll(input: AsyncIterable<Uint8Array>): Promise<Buffer> {
