@@ -668,7 +668,12 @@ describe('the tug CLI', () => {
         { timeout: 30_000 },
         (_error, stdout) => resolve(stdout),
       );
-      setTimeout(() => child.stdin!.write('hello\n'), 1000);
+      // Typed once the container has its terminal (it printed the size): earlier, the outer
+      // terminal would still be in cooked mode and echo the line itself.
+      let seen = '';
+      child.stdout!.on('data', (chunk: string) => {
+        if (!seen.includes('20 50') && (seen += chunk).includes('20 50')) child.stdin!.write('hello\n');
+      });
     });
     // Each line ends \r\n in the container's terminal, and the outer one adds its own \r.
     assert.match(out, /^20 50\r+\n/);

@@ -186,9 +186,14 @@ test('a vanished pid is skipped; a zombie shows as <defunct>', async () => {
   const parent = spawn('sh', ['-c', '/bin/true & exec sleep 30'], { stdio: 'ignore', detached: true });
   children.push(parent);
   let zombie = 0;
-  await until('a zombie', async () => {
+  // Under load the shell may still be exec'ing sleep when true is already a zombie.
+  await until('a zombie under sleep', async () => {
     [zombie] = await childrenOf(parent.pid!);
-    return zombie !== undefined && (await readFile(`/proc/${zombie}/stat`, 'utf8').catch(() => '')).includes(') Z ');
+    return (
+      zombie !== undefined &&
+      (await readFile(`/proc/${zombie}/stat`, 'utf8').catch(() => '')).includes(') Z ') &&
+      (await comm(parent.pid!)) === 'sleep'
+    );
   });
   assert.deepEqual(await top([gone.pid!, zombie, parent.pid!], '-o pid,ppid,stat,comm,args'), {
     Titles: ['PID', 'PPID', 'STAT', 'COMMAND', 'COMMAND'],
