@@ -4,6 +4,7 @@
 // (an engine restart) is opened again with growing pauses, and the list read whole again.
 
 import type { EngineClient } from '../../runtime-agent/src/cli/client';
+import { followEvents } from './events';
 
 /** One row of `GET /containers/json`, as every Docker-API engine answers it. */
 export interface ContainerSummary {
@@ -17,13 +18,6 @@ export interface ContainerSummary {
   Ports: { PrivatePort: number; PublicPort?: number; Type: string; IP?: string }[];
 }
 
-interface EngineEvent {
-  Type?: string;
-  Action?: string;
-  Actor?: { ID?: string };
-  id?: string;
-}
-
 /** Listeners hear a container's ID, or null when the whole list was read again. */
 export type ChangeListener = (id: string | null) => void;
 
@@ -33,6 +27,7 @@ export class ContainersModel {
   private readonly seen = new Map<string, number>();
   private seq = 0;
   private readonly listeners = new Set<ChangeListener>();
+  private readonly connectionListeners = new Set<(connected: boolean) => void>();
   private readonly stopping = new AbortController();
   private running: Promise<void> | null = null;
   /** Whether the events stream is open (a view can say when it is not). */
@@ -54,11 +49,33 @@ export class ContainersModel {
     return () => this.listeners.delete(listener);
   }
 
+  /** Hears the events stream open and drop. */
+  onConnection(listener: (connected: boolean) => void): () => void {
+    this.connectionListeners.add(listener);
+    return () => this.connectionListeners.delete(listener);
+  }
+
   /** Reads the list and follows the events until stop(). Resolves once the list is first read. */
   async start(): Promise<void> {
     let ready!: () => void;
     const first = new Promise<void>((resolve) => (ready = resolve));
-    this.running = this.follow(ready);
+    this.running = followEvents(
+      this.client,
+      ['container'],
+      {
+        reload: () => this.reload(),
+        onEvent: (event) => {
+          const id = event.Actor?.ID ?? event.id;
+          if (id) return this.refresh(id, event.Action === 'destroy');
+        },
+        onConnected: (connected) => {
+          this.connected = connected;
+          for (const listener of this.connectionListeners) listener(connected);
+        },
+      },
+      this.stopping.signal,
+      ready,
+    );
     await first;
   }
 
@@ -69,32 +86,6 @@ export class ContainersModel {
 
   private emit(id: string | null): void {
     for (const listener of this.listeners) listener(id);
-  }
-
-  private async follow(ready: () => void): Promise<void> {
-    const signal = this.stopping.signal;
-    for (let pause = 250; !signal.aborted; pause = Math.min(pause * 2, 5000)) {
-      try {
-        // Subscribing first, from now on, so no change falls between the list and the stream.
-        const since = Math.floor(Date.now() / 1000) - 1;
-        const events = this.client.lines<EngineEvent>('GET', `/events?since=${since}&filters=${encodeURIComponent(JSON.stringify({ type: ['container'] }))}`, {}, signal)[Symbol.asyncIterator]();
-        const firstEvent = events.next();
-        firstEvent.catch(() => {}); // heard below, unless the list cannot be read first
-        await this.reload();
-        this.connected = true;
-        ready();
-        pause = 250;
-        for (let next = await firstEvent; !next.done; next = await events.next()) {
-          const id = next.value.Actor?.ID ?? next.value.id;
-          if (id) await this.refresh(id, next.value.Action === 'destroy');
-        }
-      } catch {
-        // Dropped, or the engine is not there yet: try again below.
-      }
-      this.connected = false;
-      ready(); // an engine that is not running yet leaves the list empty, not the caller waiting
-      if (!signal.aborted) await new Promise((resolve) => setTimeout(resolve, pause));
-    }
   }
 
   private async reload(): Promise<void> {

@@ -2,6 +2,7 @@
 // instructions that made them, read from `GET /images/json` and `GET /images/{id}/history`.
 
 import type { EngineClient } from '../../runtime-agent/src/cli/client';
+import { followEvents } from './events';
 
 /** One row of `GET /images/json`. */
 export interface ImageSummary {
@@ -73,4 +74,41 @@ export function instruction(createdBy: string): string {
   const shell = text.indexOf('/bin/sh -c ');
   if (shell !== -1 && (shell === 0 || text.startsWith('|'))) return `RUN ${text.slice(shell + '/bin/sh -c '.length)}`;
   return `RUN ${text.replace(/^\|\d+(?: \S+=\S*)* /, '')}`;
+}
+
+/** The Images view's list, read again on each image event (images change a few at a time, and rarely). */
+export class ImagesModel {
+  private items: ImageItem[] = [];
+  private readonly listeners = new Set<() => void>();
+  private readonly stopping = new AbortController();
+  private running: Promise<void> | null = null;
+  connected = false;
+
+  constructor(private readonly client: EngineClient) {}
+
+  list(): ImageItem[] {
+    return this.items;
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Reads the list and follows the events until stop(). Resolves once the list is first read. */
+  async start(): Promise<void> {
+    let ready!: () => void;
+    const first = new Promise<void>((resolve) => (ready = resolve));
+    const reload = async () => {
+      this.items = await listImages(this.client);
+      for (const listener of this.listeners) listener();
+    };
+    this.running = followEvents(this.client, ['image'], { reload, onEvent: reload, onConnected: (c) => (this.connected = c) }, this.stopping.signal, ready);
+    await first;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.running;
+  }
 }
