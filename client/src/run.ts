@@ -17,6 +17,42 @@ export interface RunOptions {
   interactive: boolean;
   size?: { rows: number; cols: number };
   autoRemove?: boolean;
+  /** As `docker run -p`: `[IP:][HOSTPORT:]CONTAINERPORT[/PROTOCOL]`. */
+  ports?: string[];
+  /** As `docker run -v`: `SOURCE:TARGET[:OPTIONS]`. */
+  volumes?: string[];
+}
+
+/** `-p` values as the create body's ExposedPorts and HostConfig.PortBindings. */
+export function portBindings(specs: readonly string[]): {
+  ExposedPorts: Record<string, object>;
+  PortBindings: Record<string, { HostIp: string; HostPort: string }[]>;
+} {
+  const exposed: Record<string, object> = {};
+  const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const spec of specs) {
+    const [address, protocol = 'tcp'] = spec.split('/');
+    // An IPv6 host address comes in brackets: [::1]:8080:80.
+    const match = /^(?:(\[[^\]]+\]|[^:]*):)?(?:([^:]*):)?(\d+)$/.exec(address);
+    if (!match || !/^(tcp|udp|sctp)$/.test(protocol)) throw new Error(`invalid port "${spec}": expected [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]`);
+    let [, ip = '', hostPort = ''] = match;
+    // Two parts are HOSTPORT:CONTAINERPORT, not IP:CONTAINERPORT.
+    if (ip && match[2] === undefined) [ip, hostPort] = ['', ip];
+    const key = `${match[3]}/${protocol}`;
+    exposed[key] = {};
+    (bindings[key] ??= []).push({ HostIp: ip.replace(/^\[|\]$/g, ''), HostPort: hostPort });
+  }
+  return { ExposedPorts: exposed, PortBindings: bindings };
+}
+
+/**
+ * A `-v` value as an entry of HostConfig.Mounts (which every Docker-API engine takes, tugd
+ * included): a path is a bind mount, a name a named volume.
+ */
+export function volumeMount(spec: string): { Type: 'bind' | 'volume'; Source: string; Target: string; ReadOnly: boolean } {
+  const [source, target, mode = ''] = spec.split(':');
+  if (!source || !target || !target.startsWith('/') || spec.split(':').length > 3) throw new Error(`invalid volume "${spec}": expected SOURCE:TARGET[:ro], TARGET an absolute path`);
+  return { Type: source.startsWith('/') ? 'bind' : 'volume', Source: source, Target: target, ReadOnly: mode.split(',').includes('ro') };
 }
 
 export class AttachedContainer {
@@ -44,8 +80,17 @@ export class AttachedContainer {
       AttachStdin: options.interactive,
       AttachStdout: true,
       AttachStderr: true,
-      HostConfig: { AutoRemove: options.autoRemove === true, ...(options.size ? { ConsoleSize: [options.size.rows, options.size.cols] } : {}) },
+      HostConfig: {
+        AutoRemove: options.autoRemove === true,
+        ...(options.size ? { ConsoleSize: [options.size.rows, options.size.cols] } : {}),
+        ...(options.volumes?.length ? { Mounts: options.volumes.map(volumeMount) } : {}),
+      },
     };
+    if (options.ports?.length) {
+      const { ExposedPorts, PortBindings } = portBindings(options.ports);
+      Object.assign(body, { ExposedPorts });
+      Object.assign(body.HostConfig, { PortBindings });
+    }
     const { Id: id } = await client.call<{ Id: string }>('POST', `/containers/create${options.name ? `?name=${encodeURIComponent(options.name)}` : ''}`, body);
     const socket = await client.hijack(`/containers/${id}/attach?stream=1&stdout=1&stderr=1${options.interactive ? '&stdin=1' : ''}`);
     const demux = new Demultiplexer();

@@ -4,7 +4,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AttachedContainer } from '../../client/src/run';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AttachedContainer, portBindings, volumeMount } from '../../client/src/run';
 import { busyboxEngine } from '../helpers/busybox-engine';
 
 const t = busyboxEngine({ pull: true });
@@ -36,4 +39,25 @@ test('detaching leaves the container running', async () => {
   const state = await t.engine.docker(['inspect', '--format', '{{.State.Running}}', container.id]);
   assert.equal(state.stdout.trim(), 'true');
   await t.engine.docker(['rm', '-f', container.id]);
+});
+
+test('ports and volumes as `docker run` writes them reach the container', async () => {
+  assert.deepEqual(portBindings(['8080:80', '127.0.0.1::53/udp', '9000', '[::1]:1:2']), {
+    ExposedPorts: { '80/tcp': {}, '53/udp': {}, '9000/tcp': {}, '2/tcp': {} },
+    PortBindings: {
+      '80/tcp': [{ HostIp: '', HostPort: '8080' }],
+      '53/udp': [{ HostIp: '127.0.0.1', HostPort: '' }],
+      '9000/tcp': [{ HostIp: '', HostPort: '' }],
+      '2/tcp': [{ HostIp: '::1', HostPort: '1' }],
+    },
+  });
+  assert.throws(() => portBindings(['80/icmp']), /invalid port "80\/icmp"/);
+  assert.throws(() => volumeMount('relative'), /invalid volume "relative"/);
+  const dir = await mkdtemp(join(tmpdir(), 'tug-volume-'));
+  await writeFile(join(dir, 'hello.txt'), 'from the host');
+  const out: Record<string, string> = { stdout: '', stderr: '' };
+  const container = await AttachedContainer.start(t.client, { image: t.busybox, command: ['sh', '-c', 'cat /data/hello.txt; touch /data/x'], volumes: [`${dir}:/data:ro`], tty: false, interactive: false, autoRemove: true }, (d, stream) => (out[stream] += d.toString()));
+  assert.equal(await container.exited, 1);
+  assert.deepEqual(out, { stdout: 'from the host', stderr: 'touch: /data/x: Read-only file system\n' });
+  await rm(dir, { recursive: true });
 });
