@@ -1,17 +1,43 @@
-// The extension's entry point: starts the Dockerfile language server (dist/server.js) for
-// Dockerfiles and hands it the `tug` settings.
+// The extension's entry point: the Dockerfile language server, and — over the Docker Engine API
+// of the engine in use — Build and Run, the Engines, Containers and Images views, the status bar
+// and the Tug output channel. activate() returns the API that tests (and other extensions) use.
 
 import * as path from 'node:path';
-import type { ExtensionContext } from 'vscode';
+import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { BuildAndRun, type BuildAndRunOptions } from './build-and-run';
+import { InspectDocuments, INSPECT_SCHEME, registerContainerCommands } from './container-commands';
+import { ContainersView } from './containers-view';
+import { chooseEngine } from './engines';
+import { EnginesView } from './engines-view';
+import { registerImageCommands } from './image-commands';
+import { ImagesView } from './images-view';
+import { startLocalEngine } from './local-engine';
+import { Log } from './log';
+import { EngineSession } from './session';
+import { StatusBar } from './status-bar';
+import { Terminals } from './terminal';
+
+export interface TugApi {
+  session(): EngineSession;
+  readonly containers: ContainersView;
+  readonly images: ImagesView;
+  readonly engines: EnginesView;
+  readonly builds: BuildAndRun;
+  /** What one of Tug's terminals showed, escape sequences left out. */
+  terminalText(terminal: vscode.Terminal): string | undefined;
+  /** The pid of a local engine this extension started itself. */
+  startedEnginePid(): number | undefined;
+}
 
 let client: LanguageClient | undefined;
+let session: EngineSession | undefined;
 
-export async function activate(context: ExtensionContext): Promise<void> {
+function startLanguageClient(context: vscode.ExtensionContext): LanguageClient {
   const module = context.asAbsolutePath(path.join('dist', 'server.js'));
   const serverOptions: ServerOptions = {
-    run: { module, transport: TransportKind.stdio },
-    debug: { module, transport: TransportKind.stdio, options: { execArgv: ['--inspect=6009'] } },
+    run: { module, transport: TransportKind.ipc },
+    debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--inspect=6009'] } },
   };
   const clientOptions: LanguageClientOptions = {
     documentSelector: [
@@ -20,12 +46,119 @@ export async function activate(context: ExtensionContext): Promise<void> {
     ],
     synchronize: { configurationSection: 'tug' },
   };
-  client = new LanguageClient('tug', 'Tug Dockerfile', serverOptions, clientOptions);
+  return new LanguageClient('tug', 'Tug Dockerfile', serverOptions, clientOptions);
+}
+
+/** The Dockerfile a command acts on: the one clicked, the active editor's, or one picked from the workspace. */
+async function dockerfileOf(target: unknown): Promise<vscode.Uri | undefined> {
+  if (target instanceof vscode.Uri) return target;
+  const active = vscode.window.activeTextEditor?.document;
+  if (active?.languageId === 'dockerfile' && active.uri.scheme === 'file') return active.uri;
+  const found = await vscode.workspace.findFiles('{**/Dockerfile,**/Dockerfile.*,**/*.dockerfile,**/Containerfile}', '**/node_modules/**', 50);
+  if (found.length === 1) return found[0];
+  const pick = await vscode.window.showQuickPick(
+    found.map((uri) => ({ label: vscode.workspace.asRelativePath(uri), uri })),
+    { title: 'Which Dockerfile?', placeHolder: found.length ? undefined : 'No Dockerfile in this workspace' },
+  );
+  return pick?.uri;
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<TugApi> {
+  const log = new Log();
+  const terminals = new Terminals();
+  const hostSetting = () => vscode.workspace.getConfiguration('tug').get<string>('engine.host') || undefined;
+  const newSession = () => {
+    const host = chooseEngine(hostSetting());
+    try {
+      return new EngineSession(host);
+    } catch (error) {
+      void vscode.window.showErrorMessage(`Tug: the engine "${host}" cannot be used: ${(error as Error).message}. Set tug.engine.host to a unix:// socket.`);
+      return new EngineSession(chooseEngine(undefined, {}));
+    }
+  };
+  session = newSession();
+  const current = () => session!;
+  log.info(`engine: ${session.host}`);
+
+  const containers = new ContainersView(session);
+  const images = new ImagesView(session);
+  const engines = new EnginesView(session);
+  const status = new StatusBar(session);
+  const builds = new BuildAndRun(context.workspaceState, current, terminals, log);
+  let started: { pid?: number; disposable: vscode.Disposable } | undefined;
+
+  const use = async (next: EngineSession) => {
+    const previous = session;
+    session = next;
+    log.info(`engine: ${next.host}`);
+    for (const view of [containers, images, engines, status]) view.use(next);
+    await previous?.dispose();
+    await next.start();
+  };
+
+  context.subscriptions.push(
+    log,
+    terminals,
+    containers,
+    images,
+    engines,
+    status,
+    builds,
+    vscode.workspace.registerTextDocumentContentProvider(INSPECT_SCHEME, new InspectDocuments(current)),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('tug.engine.host')) void use(newSession());
+    }),
+    vscode.commands.registerCommand('tug.buildAndRun', async (target?: unknown, options?: BuildAndRunOptions) => {
+      const uri = await dockerfileOf(target);
+      return uri && builds.buildAndRun(uri, options);
+    }),
+    vscode.commands.registerCommand('tug.build', async (target?: unknown, options?: BuildAndRunOptions) => {
+      const uri = await dockerfileOf(target);
+      if (!uri) return undefined;
+      if (!options?.tag) {
+        const tag = await vscode.window.showInputBox({ title: 'Build', prompt: 'Tag the image as repository:tag', value: builds.options(uri).tag });
+        if (!tag) return undefined;
+        options = { ...options, tag };
+      }
+      return builds.buildOnly(uri, options);
+    }),
+    vscode.commands.registerCommand('tug.startLocalEngine', async () => {
+      try {
+        started?.disposable.dispose();
+        started = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Starting the local engine' }, () =>
+          startLocalEngine(context.extensionPath, current().host, log, context.logUri.fsPath),
+        );
+        await use(newSession());
+      } catch (error) {
+        log.error(`start the local engine: ${(error as Error).message}`);
+        void vscode.window.showErrorMessage(`Tug: the local engine did not start: ${(error as Error).message}`, 'Show the log').then((c) => c && log.channel.show());
+      }
+    }),
+    vscode.commands.registerCommand('tug.refresh', () => use(newSession())),
+    vscode.commands.registerCommand('tug.showLog', () => log.channel.show()),
+    { dispose: () => started?.disposable.dispose() },
+    ...registerContainerCommands(current, terminals, log),
+    ...registerImageCommands(current, builds, log),
+  );
+
+  client = startLanguageClient(context);
   context.subscriptions.push(client);
-  await client.start();
+  // The views' lists load while the language server starts; neither waits for the other.
+  await Promise.all([client.start(), session.start()]);
+
+  return {
+    session: current,
+    containers,
+    images,
+    engines,
+    builds,
+    terminalText: (t) => terminals.text(t),
+    startedEnginePid: () => started?.pid,
+  };
 }
 
 export async function deactivate(): Promise<void> {
-  await client?.stop();
+  await Promise.all([client?.stop(), session?.dispose()]);
   client = undefined;
+  session = undefined;
 }

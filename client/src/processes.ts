@@ -1,6 +1,7 @@
 // A container's processes as the Containers view shows them: a tree by parent PID, read from
 // `GET /containers/{id}/top` with ps options every Docker-API engine passes to ps (tugd reads
-// /proc itself; a Docker daemon or Podman runs ps), so rows are found by column title.
+// /proc itself; a Docker daemon or Podman runs ps), so rows are found by column title. From
+// tugd, `/tug/containers/{id}/top` gives the PIDs as the container sees them (its init is 1).
 
 import { EngineError, type EngineClient } from '../../runtime-agent/src/cli/client';
 
@@ -94,11 +95,17 @@ export async function watchProcesses(
   signal: AbortSignal,
 ): Promise<void> {
   let last = '';
+  // tugd's /tug/ variant gives the PIDs the container sees; other engines have only Docker's.
+  let prefix = '/tug';
   while (!signal.aborted) {
     let rows: ProcessRow[];
     try {
-      rows = parseTop(await client.call<TopResult>('GET', `/containers/${encodeURIComponent(id)}/top?ps_args=${encodeURIComponent(TOP_PS_ARGS)}`));
+      rows = parseTop(await client.call<TopResult>('GET', `${prefix}/containers/${encodeURIComponent(id)}/top?ps_args=${encodeURIComponent(TOP_PS_ARGS)}`));
     } catch (error) {
+      if (prefix && error instanceof EngineError && error.status === 404 && !/no such container/i.test(error.message)) {
+        prefix = '';
+        continue;
+      }
       // 409: not running; 404: removed. Anything else is the engine's trouble, said by the caller's view.
       if (error instanceof EngineError && (error.status === 409 || error.status === 404)) {
         if (last !== '[]') onTree([]);

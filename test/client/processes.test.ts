@@ -74,6 +74,10 @@ test('watching a container\'s processes tells each change, and ends with an empt
   // Each tree told differs from the one before: nothing is told twice.
   for (let i = 1; i < trees.length; i++) assert.notDeepEqual(trees[i], trees[i - 1]);
   assert.match(trees[0][0].command, /while true/);
+  // From tugd, the PIDs the container sees: its shell is 1, under no parent, its sleeps below it.
+  assert.equal(trees[0][0].pid, 1);
+  assert.equal(trees[0][0].ppid, 0);
+  assert.ok(trees.some((tree) => tree[0].children.some((c) => c.ppid === 1 && /sleep/.test(c.command))), 'a sleep under the shell');
   assert.deepEqual(trees.at(-1), []);
   await t.engine.docker(['rm', '-f', id]);
 });

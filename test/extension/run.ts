@@ -5,7 +5,7 @@
 // @vscode/test-electron runs the same suite/index.js on a desktop (same run() contract).
 //   node --import tsx test/extension/run.ts     (test/extension/vscode.test.ts runs it in `npm test`)
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { format } from 'node:util';
@@ -20,6 +20,11 @@ const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 export interface Outcome { exitCode: number; results: Result[]; logs: string; output: string }
 
+/** The suite's test files (suite/*.ext.ts). */
+function suiteFiles(grep?: RegExp): string[] {
+  return readdirSync(join(__dirname, 'suite')).filter((f) => f.endsWith('.ext.ts') && (!grep || grep.test(f))).sort();
+}
+
 function freePort(): Promise<number> {
   return new Promise((done, fail) => {
     const s = createServer().on('error', fail).listen(0, '127.0.0.1', () => {
@@ -29,14 +34,24 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function runExtensionTests(timeoutMs = 180_000): Promise<Outcome> {
+export interface RunOptions {
+  timeoutMs?: number;
+  /** More environment for code-server and so for the extension host and the tests in it. */
+  env?: NodeJS.ProcessEnv;
+  /** Only the suite files whose names match. */
+  grep?: RegExp;
+}
+
+export async function runExtensionTests(options: RunOptions = {}): Promise<Outcome> {
+  const timeoutMs = options.timeoutMs ?? 300_000;
   for (const [path, fix] of [[join(root, 'dist/extension.js'), 'npm run build'], [codeServer, '.ci/npm-ci'], [chromiumPath, 'apt-get install chromium']]) {
     if (!existsSync(path)) throw new Error(`${path} is missing: run ${fix}`);
   }
   // The extension host loads plain CommonJS: bundle each suite file, vscode and mocha left outside.
   const testsDir = join(root, 'dist/extension-tests');
+  rmSync(testsDir, { recursive: true, force: true });
   await build({
-    entryPoints: [join(__dirname, 'suite/index.ts'), join(__dirname, 'suite/language-server.ext.ts')],
+    entryPoints: [join(__dirname, 'suite/index.ts'), ...suiteFiles(options.grep).map((f) => join(__dirname, 'suite', f))],
     outdir: testsDir, bundle: true, platform: 'node', target: 'node20', format: 'cjs',
     external: ['vscode', 'mocha'], sourcemap: true, logLevel: 'warning',
   });
@@ -61,6 +76,8 @@ export async function runExtensionTests(timeoutMs = 180_000): Promise<Outcome> {
       EXTENSIONS_GALLERY: '{}', // no marketplace: offline lookups would only fill the log
       XDG_CONFIG_HOME: join(tmp, 'xdg-config'), XDG_DATA_HOME: join(tmp, 'xdg-data'),
       TUG_EXTENSION_TEST_RESULTS: resultsFile, // the extension host inherits it; suite/index.ts writes there
+      TUG_EXTENSION_TEST_FILES: suiteFiles(options.grep).map((f) => f.replace(/\.ts$/, '.js')).join(','),
+      ...options.env,
     },
   });
 
@@ -105,7 +122,8 @@ export async function runExtensionTests(timeoutMs = 180_000): Promise<Outcome> {
 }
 
 if (require.main === module) {
-  runExtensionTests().then(
+  // node --import tsx test/extension/run.ts [file-pattern]: a test engine is the caller's (TUG_HOST).
+  runExtensionTests({ grep: process.argv[2] ? new RegExp(process.argv[2]) : undefined }).then(
     (o) => { process.stdout.write(o.output); console.log(`extension tests ${o.exitCode === 0 ? 'passed' : 'FAILED'}`); process.exit(o.exitCode); },
     (e: Error) => { console.error(e.message); process.exit(1); },
   );

@@ -180,14 +180,17 @@ export function containerRoutes(api: ApiServer, engine: Engine): void {
     call.send(204);
   });
 
-  api.route('GET', '/containers/{id}/top', async (call) => {
-    const pids = await containers.pids(call.params.id);
-    try {
-      call.send(200, await top(pids, call.query.get('ps_args') ?? undefined));
-    } catch (error) {
-      throw badRequest((error as Error).message);
-    }
-  });
+  // Tug's own variant answers with the PIDs the container sees (Docker's shows the host's).
+  for (const [path, namespaced] of [['/containers/{id}/top', false], ['/tug/containers/{id}/top', true]] as const) {
+    api.route('GET', path, async (call) => {
+      const pids = await containers.pids(call.params.id);
+      try {
+        call.send(200, await top(pids, call.query.get('ps_args') ?? undefined, namespaced));
+      } catch (error) {
+        throw badRequest((error as Error).message);
+      }
+    });
+  }
 
   api.route('GET', '/containers/{id}/logs', async (call) => {
     const record = containers.get(call.params.id);

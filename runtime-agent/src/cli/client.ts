@@ -143,14 +143,20 @@ export class EngineClient {
     return EngineClient.check(await this.send(method, path));
   }
 
-  /** Takes the connection over for attach, as the docker CLI does. */
-  hijack(path: string): Promise<Duplex> {
+  /** Takes the connection over for attach (and exec start, with its JSON body), as the docker CLI does. */
+  hijack(path: string, body?: unknown): Promise<Duplex> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
       const req = request({
         socketPath: this.socket,
         method: 'POST',
         path,
-        headers: { Host: 'docker', Connection: 'Upgrade', Upgrade: 'tcp' },
+        headers: {
+          Host: 'docker',
+          Connection: 'Upgrade',
+          Upgrade: 'tcp',
+          ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) } : {}),
+        },
       });
       req.on('upgrade', (_res, socket, head) => {
         if (head.length) socket.unshift(head);
@@ -158,7 +164,7 @@ export class EngineClient {
       });
       req.on('response', (res) => void EngineClient.check(res).then(() => reject(new Error('the engine did not take the connection over')), reject));
       req.on('error', reject);
-      req.end();
+      req.end(payload);
     });
   }
 }

@@ -10,6 +10,7 @@ import { load, save } from './archive';
 import { build } from './build';
 import { DEFAULT_SOCKET, EngineClient, EngineError, engineHost, socketPath } from './client';
 import { UsageError, all, on, one, parse } from './flags';
+import { ago, size } from './format';
 
 const USAGE = `Usage: tug [--host unix://PATH] COMMAND
 
@@ -141,25 +142,6 @@ async function run(client: EngineClient, args: string[]): Promise<number> {
     if (interactive) process.stdin.unpipe(socket).pause();
   }
   return (await waited).StatusCode;
-}
-
-function ago(seconds: number): string {
-  const s = Math.floor(Date.now() / 1000 - seconds);
-  if (s < 60) return `${s} seconds ago`;
-  if (s < 3600) return `${Math.floor(s / 60)} minutes ago`;
-  if (s < 172800) return `${Math.floor(s / 3600)} hours ago`;
-  return `${Math.floor(s / 86400)} days ago`;
-}
-
-function size(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let n = bytes;
-  let u = 0;
-  while (n >= 1000 && u < units.length - 1) {
-    n /= 1000;
-    u++;
-  }
-  return `${u === 0 ? n : n.toPrecision(3)}${units[u]}`;
 }
 
 function storageDriver(value: string | undefined): StorageDriver | undefined {

@@ -13,6 +13,8 @@ export interface TopResult {
 /** What one process shows, read from /proc/<pid>/{stat,status,cmdline}. */
 interface Proc {
   pid: number;
+  /** The PID in the process's own PID namespace (the last of NSpid). */
+  nsPid: number;
   ppid: number;
   pgrp: number;
   session: number;
@@ -54,15 +56,24 @@ interface Column {
 /** /proc times are in USER_HZ, which Linux fixes at 100 on every architecture it exports to userspace. */
 const HZ = 100;
 
-export async function top(pids: number[], psArgs = '-ef'): Promise<TopResult> {
+/**
+ * `namespaced`: PID and PPID as the container sees them (its PID namespace, where its first
+ * process is 1 and has parent 0) instead of the host's, which is what Docker's top shows.
+ */
+export async function top(pids: number[], psArgs = '-ef', namespaced = false): Promise<TopResult> {
   const columns = parsePsArgs(psArgs);
   const host = await readHost();
-  const Processes: string[][] = [];
+  const procs: Proc[] = [];
   for (const pid of [...new Set(pids)].sort((a, b) => a - b)) {
     const proc = await readProc(pid);
-    if (proc) Processes.push(columns.map((c) => c.value(proc, host)));
+    if (proc) procs.push(proc);
   }
-  return { Titles: columns.map((c) => c.header), Processes };
+  if (namespaced) {
+    const inside = new Map(procs.map((p) => [p.pid, p.nsPid]));
+    for (const p of procs) [p.pid, p.ppid] = [p.nsPid, inside.get(p.ppid) ?? 0];
+    procs.sort((a, b) => a.pid - b.pid);
+  }
+  return { Titles: columns.map((c) => c.header), Processes: procs.map((proc) => columns.map((c) => c.value(proc, host))) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -332,6 +343,7 @@ async function readProc(pid: number): Promise<Proc | undefined> {
   const kib = (key: string) => parseInt(statusField(key), 10) || 0;
   return {
     pid,
+    nsPid: Number(statusField('NSpid').split(/\s+/).pop()) || pid,
     ppid: field(4),
     pgrp: field(5),
     session: field(6),

@@ -1,6 +1,6 @@
 // extensionTestsPath: loaded inside the VS Code extension host, by @vscode/test-electron on a
 // desktop or by ../run.ts (code-server) here. Both only call run() and wait for it.
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Mocha from 'mocha';
 
@@ -8,8 +8,9 @@ export interface Result { title: string; state: 'passed' | 'failed' | 'pending';
 
 export function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'tdd', color: false, timeout: 30_000 });
-  // Each *.ext.js next to this file is one bundled test file (see ../run.ts).
-  mocha.addFile(join(__dirname, 'language-server.ext.js'));
+  // Each *.ext.js next to this file is one bundled test file (see ../run.ts), all of them unless the runner names some.
+  const named = process.env.TUG_EXTENSION_TEST_FILES?.split(',').filter(Boolean);
+  for (const file of named ?? readdirSync(__dirname).filter((f) => f.endsWith('.ext.js')).sort()) mocha.addFile(join(__dirname, file));
   const results: Result[] = [];
   return new Promise((resolve, reject) => {
     const runner = mocha.run((failures) => {
