@@ -19,6 +19,8 @@ import { StatusBar } from './status-bar';
 import { Terminals } from './terminal';
 
 export interface TugApi {
+  /** Resolves once the language server runs (or failed to start, which the person is told). */
+  languageReady(): Promise<void>;
   session(): EngineSession;
   readonly containers: ContainersView;
   readonly images: ImagesView;
@@ -63,7 +65,7 @@ async function dockerfileOf(target: unknown): Promise<vscode.Uri | undefined> {
   return pick?.uri;
 }
 
-export async function activate(context: vscode.ExtensionContext): Promise<TugApi> {
+export function activate(context: vscode.ExtensionContext): TugApi {
   const log = new Log();
   const terminals = new Terminals();
   const hostSetting = () => vscode.workspace.getConfiguration('tug').get<string>('engine.host') || undefined;
@@ -143,10 +145,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<TugApi
 
   client = startLanguageClient(context);
   context.subscriptions.push(client);
-  // The views' lists load while the language server starts; neither waits for the other.
-  await Promise.all([client.start(), session.start()]);
+  // Activation returns at once: the language server and the views' lists arrive when they are ready.
+  const languageReady = client.start().catch((error: Error) => {
+    log.error(`the Dockerfile language server did not start: ${error.message}`);
+    void vscode.window.showErrorMessage(`Tug: the Dockerfile language server did not start: ${error.message}`, 'Show the log').then((c) => c && log.channel.show());
+  });
+  void session.start();
 
   return {
+    languageReady: () => languageReady,
     session: current,
     containers,
     images,

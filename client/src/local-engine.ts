@@ -14,11 +14,14 @@ export interface StartedEngine {
   pid?: number;
 }
 
+/** Whether an engine answers `/_ping` (with its plain-text OK) on the socket. */
 async function answers(socket: string): Promise<boolean> {
-  return new EngineClient(socket).call('GET', '/_ping').then(
-    () => true,
-    () => false,
-  );
+  try {
+    (await new EngineClient(socket).stream('GET', '/_ping')).resume();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Copies what is added to a log file into the Tug channel, until disposed. */

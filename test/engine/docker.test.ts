@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
@@ -238,6 +238,9 @@ describe('containers', () => {
       const [sh, ...sleeps] = result.Processes;
       assert.match(sh[7], /^sh -c/);
       assert.deepEqual(sleeps.map((p) => [p[2], p[7]]), [[sh[1], 'sleep 100'], [sh[1], 'sleep 100']]);
+      // Tug's own variant: the PIDs as the container sees them.
+      const inside = JSON.parse((await api('GET', `/tug/containers/${id}/top?ps_args=-o+pid,ppid,args`)).body) as typeof result;
+      assert.deepEqual(inside.Processes, [['1', '0', sh[7]], ['2', '1', 'sleep 100'], ['3', '1', 'sleep 100']].slice(0, result.Processes.length));
       const aux = await ok('top', id, 'aux');
       assert.match(aux.split('\n')[0], /^USER\s+PID\s+%CPU\s+%MEM\s+VSZ\s+RSS\s+TTY\s+STAT\s+START\s+TIME\s+COMMAND\s+PPID$/);
     } finally {
@@ -305,6 +308,23 @@ describe('containers', () => {
 });
 
 describe('limits and streams', () => {
+  test('a kept-alive connection serves call after call without piling up listeners', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const sockets = new Set<unknown>();
+    for (let i = 0; i < 30; i++) {
+      await new Promise<void>((resolve, reject) => {
+        const req = request({ socketPath: engine.socket, path: '/_ping', agent }, (res) => {
+          sockets.add(res.socket);
+          res.resume().on('end', resolve);
+        });
+        req.on('error', reject).end();
+      });
+    }
+    agent.destroy();
+    assert.equal(sockets.size, 1, 'the calls shared one connection');
+    assert.doesNotMatch(engine.log(), /MaxListenersExceededWarning/);
+  });
+
   test('--memory, --cpus, --cpu-shares and --pids-limit land in the container\'s cgroups', async () => {
     const id = (await ok('run', '-d', '-m', '64m', '--cpus', '0.5', '--cpu-shares', '512', '--pids-limit', '20', busybox, 'sleep', '100')).trim();
     try {

@@ -42,11 +42,17 @@ export class Call {
     this.query = new URL(req.url ?? '/', 'http://docker').searchParams;
     this.closed = this.controller.signal;
     const close = () => this.controller.abort();
-    (socket ?? req.socket).once('close', close);
-    res?.once('close', close);
+    const connection = socket ?? req.socket;
+    connection.once('close', close);
     // A client that goes away mid-stream is no error of ours: writes after it are dropped.
-    (socket ?? req.socket).on('error', close);
+    connection.on('error', close);
     res?.on('error', close);
+    // A kept-alive connection serves many calls: each takes its listeners off when it ends.
+    res?.once('close', () => {
+      close();
+      connection.off('close', close);
+      connection.off('error', close);
+    });
   }
 
   /** A query flag as Docker reads them: 1/true/True are true. */

@@ -5,6 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { suite, suiteSetup, test } from 'mocha';
 import * as vscode from 'vscode';
+import type { TugApi } from '../../../client/src/extension';
 
 // A folder of the workspace when the runner opened one, else a temp folder (diagnostics do not
 // need a workspace).
@@ -39,11 +40,11 @@ suite('Tug extension', () => {
 
   test('activates on a Dockerfile and starts its language client', async () => {
     assert.equal(doc.languageId, 'dockerfile');
-    const ext = vscode.extensions.getExtension('tug.tug');
+    const ext = vscode.extensions.getExtension<TugApi>('tug.tug');
     assert.ok(ext, 'extension tug.tug is not loaded');
-    // activate() awaits the language client's start: it rejects if the server does not start
-    await ext.activate();
+    const api = await ext.activate();
     assert.ok(ext.isActive);
+    await api.languageReady();
   });
 
   test('the server reports the unknown instruction on line 2', async () => {
