@@ -1,0 +1,110 @@
+// A real VS Code with no download: the npm package code-server carries VS Code 1.100.3 and its
+// remote extension host; a headless Debian chromium (driven by playwright-core) is the window.
+// The extension (from this tree, or installed from a .vsix) and what to do with it (tests, or
+// clicks) come through the workbench URL's payload, as VS Code's own browser tests do it:
+// code-server rejects --extensionDevelopmentPath on its command line.
+
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+export const root = resolve(__dirname, '../..');
+const codeServer = join(root, 'node_modules/.bin/code-server');
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+export interface CodeServer {
+  /** 127.0.0.1:PORT */
+  host: string;
+  /** Everything it writes (settings, user data, extensions, logs) stays here. */
+  dir: string;
+  /** An empty folder to open as the workspace. */
+  workspace: string;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const s = createServer().on('error', fail).listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => done(port));
+    });
+  });
+}
+
+/** Starts code-server on a free loopback port; `vsix`: installed into its extensions first. */
+export async function startCodeServer(options: { env?: NodeJS.ProcessEnv; vsix?: string } = {}): Promise<CodeServer> {
+  for (const [path, fix] of [[codeServer, '.ci/npm-ci'], [chromiumPath, 'apt-get install chromium']]) {
+    if (!existsSync(path)) throw new Error(`${path} is missing: run ${fix}`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'tug-vscode-'));
+  const workspace = join(dir, 'workspace');
+  mkdirSync(workspace);
+  const env = {
+    ...process.env,
+    EXTENSIONS_GALLERY: '{}', // no marketplace: offline lookups would only fill the log
+    XDG_CONFIG_HOME: join(dir, 'xdg-config'),
+    XDG_DATA_HOME: join(dir, 'xdg-data'),
+    ...options.env,
+  };
+  const common = ['--config', join(dir, 'config.yaml'), '--user-data-dir', join(dir, 'user-data'), '--extensions-dir', join(dir, 'extensions')];
+  if (options.vsix) await promisify(execFile)(codeServer, [...common, '--install-extension', options.vsix], { env });
+  const host = `127.0.0.1:${await freePort()}`;
+  const log = openSync(join(dir, 'code-server.log'), 'w');
+  const server: ChildProcess = spawn(
+    codeServer,
+    [...common, '--bind-addr', host, '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', '--ignore-last-opened'],
+    // Its own process group, so that the extension host and language server go with it.
+    { stdio: ['ignore', log, log], detached: true, env },
+  );
+  const stop = async () => {
+    try {
+      process.kill(-server.pid!, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+    if (!process.env.KEEP_LOGS) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  };
+  for (let i = 0; ; i++) {
+    if (server.exitCode !== null || i > 150) {
+      await stop();
+      throw new Error(`code-server did not start; KEEP_LOGS=1 keeps its log in ${dir}`);
+    }
+    if (await fetch(`http://${host}/healthz`).then((r) => r.ok, () => false)) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { host, dir, workspace, stop };
+}
+
+export interface Workbench {
+  page: Page;
+  /** What the workbench logged through codeAutomationLog and page errors. */
+  output: () => string;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the workbench on `folder` in headless chromium. `payload`: the workbench's launch
+ * options, with paths as they are on this machine (extensionDevelopmentPath, extensionTestsPath).
+ */
+export async function openWorkbench(server: CodeServer, folder: string, payload: [string, string][], onExit?: (code: number) => void): Promise<Workbench> {
+  const browser: Browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-background-networking'],
+  });
+  let output = '';
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.on('pageerror', (e) => (output += `[page error] ${e.message}\n`));
+  // The workbench reports the tests' result and mocha's output through these window functions.
+  await page.exposeFunction('codeAutomationExit', (code: number) => onExit?.(code));
+  await page.exposeFunction('codeAutomationLog', (_type: string, args: unknown[]) => (output += `${args.map(String).join(' ')}\n`));
+  const paths = new Set(['extensionDevelopmentPath', 'extensionTestsPath']);
+  const remote = payload.map(([k, v]) => [k, paths.has(k) ? `vscode-remote://${server.host}${v}` : v]);
+  const all = JSON.stringify([...remote, ['skipWelcome', 'true'], ['skipReleaseNotes', 'true']]);
+  await page.goto(`http://${server.host}/?folder=${encodeURIComponent(folder)}&payload=${encodeURIComponent(all)}`);
+  return { page, output: () => output, close: () => browser.close().catch(() => {}) };
+}
