@@ -7,6 +7,7 @@ import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { busyboxEngine } from '../helpers/busybox-engine';
 import { runExtensionTests, type Outcome } from './run';
+import { buildAndRunByClicks } from './ui';
 import { root } from './workbench';
 
 // The mocha tests of suite/ run inside a real VS Code (run.ts), against a real tugd with the
@@ -41,4 +42,13 @@ test('the packaged .vsix, installed into VS Code', async (context) => {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('in the browser: right-click the Dockerfile, Build and Run, the container in the sidebar', async (context) => {
+  const screenshot = join(root, '.tmp/test-output/build-and-run.png');
+  const outcome = await buildAndRunByClicks({ env: env(), image: t.busybox, screenshot });
+  context.diagnostic(`screenshot: ${outcome.screenshot}`);
+  assert.match(outcome.terminal, /Built workspace:latest/);
+  assert.match(outcome.terminal, /clicked into being/);
+  assert.match(outcome.row, /workspace:latest · Up /);
 });

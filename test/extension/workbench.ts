@@ -5,7 +5,7 @@
 // code-server rejects --extensionDevelopmentPath on its command line.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -36,13 +36,17 @@ function freePort(): Promise<number> {
 }
 
 /** Starts code-server on a free loopback port; `vsix`: installed into its extensions first. */
-export async function startCodeServer(options: { env?: NodeJS.ProcessEnv; vsix?: string } = {}): Promise<CodeServer> {
+export async function startCodeServer(options: { env?: NodeJS.ProcessEnv; vsix?: string; settings?: Record<string, unknown> } = {}): Promise<CodeServer> {
   for (const [path, fix] of [[codeServer, '.ci/npm-ci'], [chromiumPath, 'apt-get install chromium']]) {
     if (!existsSync(path)) throw new Error(`${path} is missing: run ${fix}`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'tug-vscode-'));
   const workspace = join(dir, 'workspace');
   mkdirSync(workspace);
+  if (options.settings) {
+    mkdirSync(join(dir, 'user-data/User'), { recursive: true });
+    writeFileSync(join(dir, 'user-data/User/settings.json'), JSON.stringify(options.settings));
+  }
   const env = {
     ...process.env,
     EXTENSIONS_GALLERY: '{}', // no marketplace: offline lookups would only fill the log
