@@ -2,9 +2,8 @@
 // of the engine in use — Build and Run, the Engines, Containers and Images views, the status bar
 // and the Tug output channel. activate() returns the API that tests (and other extensions) use.
 
-import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import type { LanguageClient } from 'vscode-languageclient/node';
 import { BuildAndRun, type BuildAndRunOptions } from './build-and-run';
 import { InspectDocuments, INSPECT_SCHEME, registerContainerCommands } from './container-commands';
 import { ContainersView } from './containers-view';
@@ -34,22 +33,6 @@ export interface TugApi {
 
 let client: LanguageClient | undefined;
 let session: EngineSession | undefined;
-
-function startLanguageClient(context: vscode.ExtensionContext): LanguageClient {
-  const module = context.asAbsolutePath(path.join('dist', 'server.js'));
-  const serverOptions: ServerOptions = {
-    run: { module, transport: TransportKind.ipc },
-    debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--inspect=6009'] } },
-  };
-  const clientOptions: LanguageClientOptions = {
-    documentSelector: [
-      { scheme: 'file', language: 'dockerfile' },
-      { scheme: 'untitled', language: 'dockerfile' },
-    ],
-    synchronize: { configurationSection: 'tug' },
-  };
-  return new LanguageClient('tug', 'Tug Dockerfile', serverOptions, clientOptions);
-}
 
 /** The Dockerfile a command acts on: the one clicked, the active editor's, or one picked from the workspace. */
 async function dockerfileOf(target: unknown): Promise<vscode.Uri | undefined> {
@@ -143,10 +126,14 @@ export function activate(context: vscode.ExtensionContext): TugApi {
     ...registerImageCommands(current, builds, log),
   );
 
-  client = startLanguageClient(context);
-  context.subscriptions.push(client);
-  // Activation returns at once: the language server and the views' lists arrive when they are ready.
-  const languageReady = client.start().catch((error: Error) => {
+  // Activation returns at once: the language client (a bundle of its own, most of the
+  // extension's code) loads just after, and the server and the views' lists arrive when ready.
+  const languageReady = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+    const { startLanguageClient } = require('./language-client') as typeof import('./language-client');
+    client = startLanguageClient(context);
+    context.subscriptions.push(client);
+    return client.start();
+  }).catch((error: Error) => {
     log.error(`the Dockerfile language server did not start: ${error.message}`);
     void vscode.window.showErrorMessage(`Tug: the Dockerfile language server did not start: ${error.message}`, 'Show the log').then((c) => c && log.channel.show());
   });

@@ -2,7 +2,7 @@
 // @vscode/test-electron runs the same suite/index.js on a desktop (same run() contract).
 //   node --import tsx test/extension/run.ts [file-pattern]   (vscode.test.ts runs it in `npm test`)
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { build } from 'esbuild';
 import type { Result } from './suite/index';
 import { openWorkbench, root, startCodeServer } from './workbench';
@@ -15,13 +15,18 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** The suite files whose names match: all but installed-*.ext.ts by default. */
   grep?: RegExp;
+  /** Test files from elsewhere (a bench's), instead of the suite's. */
+  files?: string[];
   /** Run against this .vsix installed into VS Code, instead of the extension in this tree. */
   vsix?: string;
+  /** The extension to load from its folder, instead of this tree's. */
+  extensionPath?: string;
 }
 
-/** The suite's test files (suite/*.ext.ts). */
+/** The suite's test files (suite/*.ext.ts), as absolute paths. */
 function suiteFiles(grep = /^(?!installed-)/): string[] {
-  return readdirSync(join(__dirname, 'suite')).filter((f) => f.endsWith('.ext.ts') && grep.test(f)).sort();
+  const dir = join(__dirname, 'suite');
+  return readdirSync(dir).filter((f) => f.endsWith('.ext.ts') && grep.test(f)).sort().map((f) => join(dir, f));
 }
 
 export async function runExtensionTests(options: RunOptions = {}): Promise<Outcome> {
@@ -30,9 +35,10 @@ export async function runExtensionTests(options: RunOptions = {}): Promise<Outco
   // The extension host loads plain CommonJS: bundle each suite file, vscode and mocha left outside.
   const testsDir = join(root, 'dist/extension-tests');
   rmSync(testsDir, { recursive: true, force: true });
-  const files = suiteFiles(options.grep);
+  const files = options.files ?? suiteFiles(options.grep);
   await build({
-    entryPoints: [join(__dirname, 'suite/index.ts'), ...files.map((f) => join(__dirname, 'suite', f))],
+    // Flat, each by its file name, wherever it comes from.
+    entryPoints: [join(__dirname, 'suite/index.ts'), ...files].map((f) => ({ in: f, out: basename(f, '.ts') })),
     outdir: testsDir, bundle: true, platform: 'node', target: 'node20', format: 'cjs',
     external: ['vscode', 'mocha'], sourcemap: true, logLevel: 'warning',
   });
@@ -40,7 +46,7 @@ export async function runExtensionTests(options: RunOptions = {}): Promise<Outco
     vsix: options.vsix,
     env: {
       TUG_EXTENSION_TEST_RESULTS: join(testsDir, 'results.json'), // suite/index.ts writes there
-      TUG_EXTENSION_TEST_FILES: files.map((f) => f.replace(/\.ts$/, '.js')).join(','),
+      TUG_EXTENSION_TEST_FILES: files.map((f) => basename(f).replace(/\.ts$/, '.js')).join(','),
       ...options.env,
     },
   });
@@ -53,7 +59,7 @@ export async function runExtensionTests(options: RunOptions = {}): Promise<Outco
       timer = setTimeout(() => fail(new Error(`no result within ${timeoutMs} ms; KEEP_LOGS=1 keeps the logs in ${server.dir}`)), timeoutMs);
     });
     // An installed extension is tested through a development extension that is only a driver.
-    const development = options.vsix ? join(__dirname, 'driver') : root;
+    const development = options.vsix ? join(__dirname, 'driver') : (options.extensionPath ?? root);
     workbench = await openWorkbench(server, server.workspace, [['extensionDevelopmentPath', development], ['extensionTestsPath', join(testsDir, 'index.js')]], (code) => exited(code));
     const code = await exitCode;
     const resultsFile = join(testsDir, 'results.json');
