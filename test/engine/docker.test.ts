@@ -145,6 +145,37 @@ describe('images', () => {
     assert.notEqual(pull.code, 0);
     assert.match(pull.stderr, /manifest for .*busybox:nope not found: manifest unknown/);
   });
+
+  test('image prune removes dangling images (with -a, every image no container uses) and says what it reclaimed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tug-prune-'));
+    try {
+      const build = async (text: string) => {
+        await writeFile(join(dir, 'Dockerfile'), `FROM ${busybox}\nRUN echo ${text} > /a\n`);
+        const r = await engine.docker(['build', '-q', '-t', 'prune-me:1', dir], { env: { DOCKER_BUILDKIT: '0' } });
+        assert.equal(r.code, 0, r.stderr);
+        return r.stdout.trim();
+      };
+      const first = await build('one');
+      await build('two'); // takes the tag: the first is dangling now
+      const used = (await ok('run', '-d', busybox, 'sleep', '100')).trim();
+      assert.deepEqual((await ok('images', '-q', '--no-trunc', '--filter', 'dangling=true')).trim().split('\n'), [first]);
+      const pruned = await ok('image', 'prune', '-f');
+      assert.match(pruned, new RegExp(`^Deleted Images:\ndeleted: ${first}\n`));
+      assert.match(pruned, /Total reclaimed space: \d/);
+      assert.equal((await ok('images', '-q', '--filter', 'dangling=true')).trim(), '');
+      // -a: prune-me goes; busybox stays while a container uses it.
+      await ok('image', 'prune', '-a', '-f');
+      const left = await ok('images', '--format', '{{.Repository}}');
+      assert.doesNotMatch(left, /prune-me/);
+      assert.match(left, /busybox/);
+      await docker('rm', '-f', used);
+      const refused = await docker('image', 'prune', '-f', '--filter', 'label=x');
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /invalid filter 'label'/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('containers', () => {

@@ -258,10 +258,9 @@ export function imageRoutes(api: ApiServer, engine: Engine): void {
     }
   });
 
-  api.route('DELETE', '/images/{name*}', async (call) => {
-    const name = call.params.name;
+  /** `docker rmi`: untags, and removes the image (with the build steps only it kept) once nothing uses it. */
+  async function removeImage(name: string, force: boolean, noprune: boolean): Promise<({ Untagged: string } | { Deleted: string })[]> {
     const image = find(name);
-    const force = call.bool('force');
     const byId = image.id === name || image.id === `sha256:${name}` || image.id.replace(/^sha256:/, '').startsWith(name.replace(/^sha256:/, ''));
     const deleted: ({ Untagged: string } | { Deleted: string })[] = [];
     const users = containers.usersOf(image.id);
@@ -271,8 +270,7 @@ export function imageRoutes(api: ApiServer, engine: Engine): void {
       const tag = familiarName(name);
       await images.untag(name);
       engine.events.emit('image', 'untag', image.id, { name: tag });
-      call.send(200, [{ Untagged: tag }]);
-      return;
+      return [{ Untagged: tag }];
     }
     if (running && (force || byId)) {
       throw conflict(`conflict: unable to delete ${short(image.id)} (cannot be forced) - image is being used by running container ${short(running.Id)}`);
@@ -297,7 +295,7 @@ export function imageRoutes(api: ApiServer, engine: Engine): void {
       await images.remove(image.id);
       deleted.push({ Deleted: image.id });
       // The build steps it came from go with it, up to one that is tagged or used (noprune keeps them).
-      for (let parent = image.parent; parent && !call.bool('noprune'); ) {
+      for (let parent = image.parent; parent && !noprune; ) {
         const step = images.get(parent);
         const list = images.list();
         if (!step || step.repoTags.length || step.repoDigests.length || list.some((i) => i.parent === step.id) || containers.usersOf(step.id).length) break;
@@ -308,7 +306,32 @@ export function imageRoutes(api: ApiServer, engine: Engine): void {
       for (const chain of await engine.collectGarbage()) deleted.push({ Deleted: chain });
       engine.events.emit('image', 'delete', image.id, { name: image.id });
     }
-    call.send(200, deleted);
+    return deleted;
+  }
+
+  api.route('DELETE', '/images/{name*}', async (call) => {
+    call.send(200, await removeImage(call.params.name, call.bool('force'), call.bool('noprune')));
+  });
+
+  // `docker image prune`: dangling images (untagged, no image built on them) that no container
+  // uses; with dangling=false, every image no container uses.
+  api.route('POST', '/images/prune', async (call) => {
+    const filters = call.filters();
+    for (const name of filters.keys()) if (name !== 'dangling') throw badRequest(`invalid filter '${name}'`);
+    const danglingOnly = !['false', '0'].includes(filters.get('dangling')?.[0] ?? 'true');
+    const deleted: ({ Untagged: string } | { Deleted: string })[] = [];
+    let reclaimed = 0;
+    for (;;) {
+      const list = images.list();
+      const parents = new Set(list.map((i) => i.parent));
+      const prunable = list.find((i) => !parents.has(i.id) && containers.usersOf(i.id).length === 0 && (!danglingOnly || i.repoTags.length === 0));
+      if (!prunable) break;
+      const gone = await removeImage(prunable.id, true, false);
+      deleted.push(...gone);
+      for (const entry of gone) if ('Deleted' in entry) reclaimed += list.find((i) => i.id === entry.Deleted)?.size ?? 0;
+    }
+    engine.events.emit('image', 'prune', '', { reclaimed: String(reclaimed) });
+    call.send(200, { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed });
   });
 }
 
