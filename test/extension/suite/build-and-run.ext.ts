@@ -75,8 +75,13 @@ suite('Build and Run', () => {
 
   test('stop and remove through the view\'s commands', async () => {
     const element = api.containers.element(outcome.containerId!)!;
+    // The view hears which row changed, so that VS Code renders that row alone.
+    const changed: unknown[] = [];
+    const listening = api.containers.onDidChangeTreeData((e) => changed.push(e));
     await vscode.commands.executeCommand('tug.container.stop', element);
     await until('the container stopped', () => api.session().containers.get(outcome.containerId!)?.State === 'exited');
+    listening.dispose();
+    assert.ok(changed.length > 0 && changed.every((e) => e === element), `changes told: ${changed.length}, not all of its row`);
     assert.equal(api.containers.getTreeItem(element).contextValue, 'container.stopped');
     assert.match(api.terminalText(outcome.terminal) ?? '', /The container exited with code 0\./);
     await vscode.commands.executeCommand('tug.container.remove', element);
