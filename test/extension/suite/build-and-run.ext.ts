@@ -73,6 +73,30 @@ suite('Build and Run', () => {
     assert.equal(layers.at(-1), 'CMD ["sh" "-c" "trap \'exit 0\' TERM; cat /hello.txt; sleep 300 & wait"]');
   });
 
+  test('logs follow in a terminal; inspect opens the engine\'s JSON read-only; copy ID', async () => {
+    const element = api.containers.element(outcome.containerId!)!;
+    await vscode.commands.executeCommand('tug.container.logs', element);
+    const logs = await until('the logs terminal', () => vscode.window.terminals.find((t) => t.name.startsWith('Logs: ')));
+    await until('the output in it', () => api.terminalText(logs)?.includes('hello from the container'));
+    logs.dispose();
+    await vscode.commands.executeCommand('tug.container.inspect', element);
+    const doc = await until('the inspect document', () => vscode.window.activeTextEditor?.document.uri.scheme === 'tug-inspect' && vscode.window.activeTextEditor.document);
+    assert.equal(doc.languageId, 'json');
+    assert.equal(JSON.parse(doc.getText()).Id, outcome.containerId);
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    await vscode.commands.executeCommand('tug.container.copyId', element);
+    assert.equal(await vscode.env.clipboard.readText(), outcome.containerId);
+  });
+
+  test('tag and remove an image through the Images view\'s commands', async () => {
+    const element = (await api.images.getChildren()).find((e) => e.kind === 'image' && e.image.repository === 'workspace')!;
+    await vscode.commands.executeCommand('tug.image.tag', element, 'again:7');
+    const tagged = await until('the new tag in the view', async () => (await api.images.getChildren()).find((e) => e.kind === 'image' && e.image.repository === 'again' && e.image.tag === '7'));
+    await vscode.commands.executeCommand('tug.image.remove', tagged);
+    await until('the tag gone', async () => !(await api.images.getChildren()).some((e) => e.kind === 'image' && e.image.repository === 'again'));
+    assert.ok((await api.images.getChildren()).some((e) => e.kind === 'image' && e.image.repository === 'workspace'), 'the other tag stays');
+  });
+
   test('stop and remove through the view\'s commands', async () => {
     const element = api.containers.element(outcome.containerId!)!;
     // The view hears which row changed, so that VS Code renders that row alone.
@@ -104,6 +128,15 @@ suite('Build and Run', () => {
     const built = (await vscode.commands.executeCommand<BuildAndRunOutcome>('tug.build', uri, { tag: 'broken:1' }))!;
     assert.equal(built.error, undefined);
     assert.deepEqual(vscode.languages.getDiagnostics(uri).filter((d) => d.source === 'tug build'), []);
+  });
+
+  test('closing the terminal detaches: the container runs on', async () => {
+    const ran = (await vscode.commands.executeCommand<BuildAndRunOutcome>('tug.buildAndRun', dockerfile, { tag: 'detach:1' }))!;
+    await until('its output', () => api.terminalText(ran.terminal)?.includes('hello from the container'));
+    ran.terminal.dispose();
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(api.session().containers.get(ran.containerId!)?.State, 'running');
+    await api.session().client.call('DELETE', `/containers/${ran.containerId}?force=1`);
   });
 
   test('remembers the tag per Dockerfile and the run options per workspace', async () => {
