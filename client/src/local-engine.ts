@@ -85,5 +85,7 @@ export async function startLocalEngine(extensionPath: string, host: string, log:
     await new Promise((r) => setTimeout(r, 200));
   }
   disposable.dispose();
+  // One that never answered is of no use, and must not hold the socket for the next try.
+  if (started.pid) process.kill(started.pid, 'SIGTERM');
   throw new Error(`the engine did not answer on ${socket}; see the Tug output channel for its log`);
 }
