@@ -86,6 +86,10 @@ export async function startLocalEngine(extensionPath: string, host: string, log:
   }
   disposable.dispose();
   // One that never answered is of no use, and must not hold the socket for the next try.
-  if (started.pid) process.kill(started.pid, 'SIGTERM');
+  try {
+    if (started.pid) process.kill(started.pid, 'SIGTERM');
+  } catch {
+    // It exited by itself.
+  }
   throw new Error(`the engine did not answer on ${socket}; see the Tug output channel for its log`);
 }
