@@ -2,26 +2,16 @@
 // As root it starts detached, outliving VS Code as a daemon does, its log in a file that the
 // Tug output channel follows; otherwise in a terminal through sudo, where a password can be typed.
 
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { EngineClient, socketPath } from '../../runtime-agent/src/cli/client';
+import { engineAnswers, startDaemon, waitForEngine } from '../../runtime-agent/src/cli/background';
+import { socketPath } from '../../runtime-agent/src/cli/client';
 import type { Log } from './log';
 
 export interface StartedEngine {
   /** The daemon's pid where the extension started it itself (as root). */
   pid?: number;
-}
-
-/** Whether an engine answers `/_ping` (with its plain-text OK) on the socket. */
-async function answers(socket: string): Promise<boolean> {
-  try {
-    (await new EngineClient(socket).stream('GET', '/_ping')).resume();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Copies what is added to a log file into the Tug channel, until disposed. */
@@ -50,40 +40,25 @@ function follow(file: string, log: Log): vscode.Disposable {
 
 export async function startLocalEngine(extensionPath: string, host: string, log: Log, logDir: string): Promise<StartedEngine & { disposable: vscode.Disposable }> {
   const socket = socketPath(host);
-  if (await answers(socket)) return { disposable: { dispose() {} } };
+  if (await engineAnswers(socket)) return { disposable: { dispose() {} } };
   const tug = join(extensionPath, 'dist', 'tug.js');
   const dataRoot = vscode.workspace.getConfiguration('tug').get<string>('engine.dataRoot') || undefined;
   const args = ['daemon', '--socket', socket, ...(dataRoot ? ['--data-root', dataRoot] : [])];
   let started: StartedEngine = {};
   let disposable: vscode.Disposable = { dispose() {} };
   if (process.getuid?.() === 0) {
-    mkdirSync(logDir, { recursive: true });
     const file = join(logDir, 'tugd.log');
-    const out = openSync(file, 'a');
-    // `node` from PATH, as tug.js's first line asks: the engine needs Node 20, not VS Code's runtime.
-    const child = spawn('node', ['--max-semi-space-size=1', '--no-opt', tug, ...args], { detached: true, stdio: ['ignore', out, out], cwd: dirname(dirname(tug)) });
-    closeSync(out);
-    const failedToSpawn = new Promise<Error>((resolve) => child.once('error', resolve));
-    child.unref();
-    log.info(`started tugd (pid ${child.pid}) on ${socket}; its log: ${file}`);
+    const pid = await startDaemon(tug, args.slice(1), file);
+    log.info(`started tugd (pid ${pid}) on ${socket}; its log: ${file}`);
     disposable = follow(file, log);
-    started = { pid: child.pid };
-    const spawnError = await Promise.race([failedToSpawn, new Promise<undefined>((r) => setTimeout(() => r(undefined), 100))]);
-    if (spawnError) {
-      disposable.dispose();
-      throw new Error(`node could not be started (${spawnError.message}): the engine needs Node 20 or later on PATH`);
-    }
+    started = { pid };
   } else {
     const terminal = vscode.window.createTerminal({ name: 'Tug engine', shellPath: 'sudo', shellArgs: ['node', tug, ...args], iconPath: new vscode.ThemeIcon('server-process') });
     terminal.show();
     log.info(`starting tugd through sudo in the terminal "Tug engine" on ${socket}`);
   }
   // sudo may wait for a password: give the person time to type it.
-  const deadline = Date.now() + (started.pid ? 20_000 : 120_000);
-  while (Date.now() < deadline) {
-    if (await answers(socket)) return { ...started, disposable };
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  if (await waitForEngine(socket, started.pid ? 20_000 : 120_000)) return { ...started, disposable };
   disposable.dispose();
   // One that never answered is of no use, and must not hold the socket for the next try.
   try {

@@ -36,13 +36,26 @@ function freePort(): Promise<number> {
 }
 
 /** Starts code-server on a free loopback port; `vsix`: installed into its extensions first. */
-export async function startCodeServer(options: { env?: NodeJS.ProcessEnv; vsix?: string; settings?: Record<string, unknown> } = {}): Promise<CodeServer> {
-  for (const [path, fix] of [[codeServer, '.ci/npm-ci'], [chromiumPath, 'apt-get install chromium']]) {
-    if (!existsSync(path)) throw new Error(`${path} is missing: run ${fix}`);
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'tug-vscode-'));
+export interface CodeServerOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Installed into its extensions first. */
+  vsix?: string;
+  /** User settings. */
+  settings?: Record<string, unknown>;
+  /** Where it keeps its state, kept after it stops (a temp folder, removed, by default). */
+  dir?: string;
+  /** 127.0.0.1:port (a free port by default). */
+  port?: number;
+}
+
+/** Starts code-server on loopback. */
+export async function startCodeServer(options: CodeServerOptions = {}): Promise<CodeServer> {
+  if (!existsSync(codeServer)) throw new Error(`${codeServer} is missing: run .ci/npm-ci`);
+  const keep = options.dir !== undefined || !!process.env.KEEP_LOGS;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'tug-vscode-'));
+  mkdirSync(dir, { recursive: true });
   const workspace = join(dir, 'workspace');
-  mkdirSync(workspace);
+  mkdirSync(workspace, { recursive: true });
   if (options.settings) {
     mkdirSync(join(dir, 'user-data/User'), { recursive: true });
     writeFileSync(join(dir, 'user-data/User/settings.json'), JSON.stringify(options.settings));
@@ -56,7 +69,7 @@ export async function startCodeServer(options: { env?: NodeJS.ProcessEnv; vsix?:
   };
   const common = ['--config', join(dir, 'config.yaml'), '--user-data-dir', join(dir, 'user-data'), '--extensions-dir', join(dir, 'extensions')];
   if (options.vsix) await promisify(execFile)(codeServer, [...common, '--install-extension', options.vsix], { env });
-  const host = `127.0.0.1:${await freePort()}`;
+  const host = `127.0.0.1:${options.port ?? (await freePort())}`;
   const log = openSync(join(dir, 'code-server.log'), 'w');
   const server: ChildProcess = spawn(
     codeServer,
@@ -70,12 +83,12 @@ export async function startCodeServer(options: { env?: NodeJS.ProcessEnv; vsix?:
     } catch {
       // already gone
     }
-    if (!process.env.KEEP_LOGS) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    if (!keep) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
   };
   for (let i = 0; ; i++) {
     if (server.exitCode !== null || i > 150) {
       await stop();
-      throw new Error(`code-server did not start; KEEP_LOGS=1 keeps its log in ${dir}`);
+      throw new Error(`code-server did not start; ${keep ? `see ${dir}/code-server.log` : `KEEP_LOGS=1 keeps its log in ${dir}`}`);
     }
     if (await fetch(`http://${host}/healthz`).then((r) => r.ok, () => false)) break;
     await new Promise((r) => setTimeout(r, 200));
@@ -91,10 +104,19 @@ export interface Workbench {
 }
 
 /**
- * Opens the workbench on `folder` in headless chromium. `payload`: the workbench's launch
- * options, with paths as they are on this machine (extensionDevelopmentPath, extensionTestsPath).
+ * The workbench's address for `folder`. `payload`: its launch options, with paths as they are on
+ * this machine (extensionDevelopmentPath, extensionTestsPath).
  */
+export function workbenchUrl(server: CodeServer, folder: string, payload: [string, string][]): string {
+  const paths = new Set(['extensionDevelopmentPath', 'extensionTestsPath']);
+  const remote = payload.map(([k, v]) => [k, paths.has(k) ? `vscode-remote://${server.host}${v}` : v]);
+  const all = JSON.stringify([...remote, ['skipWelcome', 'true'], ['skipReleaseNotes', 'true']]);
+  return `http://${server.host}/?folder=${encodeURIComponent(folder)}&payload=${encodeURIComponent(all)}`;
+}
+
+/** Opens the workbench (workbenchUrl) in headless chromium. */
 export async function openWorkbench(server: CodeServer, folder: string, payload: [string, string][], onExit?: (code: number) => void): Promise<Workbench> {
+  if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} is missing: apt-get install chromium`);
   const browser: Browser = await chromium.launch({
     executablePath: chromiumPath,
     headless: true,
@@ -106,9 +128,6 @@ export async function openWorkbench(server: CodeServer, folder: string, payload:
   // The workbench reports the tests' result and mocha's output through these window functions.
   await page.exposeFunction('codeAutomationExit', (code: number) => onExit?.(code));
   await page.exposeFunction('codeAutomationLog', (_type: string, args: unknown[]) => (output += `${args.map(String).join(' ')}\n`));
-  const paths = new Set(['extensionDevelopmentPath', 'extensionTestsPath']);
-  const remote = payload.map(([k, v]) => [k, paths.has(k) ? `vscode-remote://${server.host}${v}` : v]);
-  const all = JSON.stringify([...remote, ['skipWelcome', 'true'], ['skipReleaseNotes', 'true']]);
-  await page.goto(`http://${server.host}/?folder=${encodeURIComponent(folder)}&payload=${encodeURIComponent(all)}`);
+  await page.goto(workbenchUrl(server, folder, payload));
   return { page, output: () => output, close: () => browser.close().catch(() => {}) };
 }

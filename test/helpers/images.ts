@@ -3,42 +3,17 @@
 // image is Debian's busybox-static: /bin/busybox, a few applet symlinks, /etc/passwd.
 
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { collect, writeTar, type TarWriteEntry } from '../../runtime-agent/src/images/tar';
 import type { TestRegistry } from './registry';
 
 export const sha256 = (data: Buffer | string) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
-export const BUSYBOX_APPLETS = ['sh', 'ls', 'cat', 'echo', 'id', 'ps', 'true', 'false', 'env', 'sleep', 'test', 'grep', 'mkdir', 'rm'];
-
-export const PASSWD = 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n';
-export const GROUP = 'root:x:0:\napp:x:1000:\nnogroup:x:65534:\n';
+export { BUSYBOX_APPLETS, GROUP, PASSWD, busyboxLayer } from '../../scripts/busybox-image';
 
 /** A layer's tar bytes from its entries. */
 export function tarOf(entries: TarWriteEntry[]): Promise<Buffer> {
   return collect(writeTar(entries));
-}
-
-/** A busybox root filesystem as one layer. */
-export async function busyboxLayer(): Promise<Buffer> {
-  const busybox = await readFile('/bin/busybox');
-  const mtime = 1_700_000_000;
-  return tarOf([
-    { name: 'bin', type: 'dir', mode: 0o755, mtime },
-    { name: 'bin/busybox', mode: 0o755, body: busybox, mtime },
-    ...BUSYBOX_APPLETS.map((applet): TarWriteEntry => ({ name: `bin/${applet}`, type: 'symlink', linkname: 'busybox', mtime })),
-    { name: 'etc', type: 'dir', mode: 0o755, mtime },
-    { name: 'etc/passwd', body: PASSWD, mtime },
-    { name: 'etc/group', body: GROUP, mtime },
-    { name: 'root', type: 'dir', mode: 0o700, mtime },
-    { name: 'tmp', type: 'dir', mode: 0o1777, mtime },
-    { name: 'home', type: 'dir', mode: 0o755, mtime },
-    { name: 'home/app', type: 'dir', mode: 0o755, uid: 1000, gid: 1000, mtime },
-    { name: 'proc', type: 'dir', mode: 0o555, mtime },
-    { name: 'sys', type: 'dir', mode: 0o555, mtime },
-    { name: 'dev', type: 'dir', mode: 0o755, mtime },
-  ]);
 }
 
 export interface Platform {

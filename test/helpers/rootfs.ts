@@ -7,7 +7,9 @@ import { chmod, chown, copyFile, mkdir, symlink, writeFile } from 'node:fs/promi
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-export const BUSYBOX = '/bin/busybox';
+import { BUSYBOX } from '../../scripts/busybox-image';
+
+export { BUSYBOX };
 
 const PASSWD = [
   'root:x:0:0:root:/root:/bin/sh',
