@@ -147,6 +147,14 @@ suite('Build and Run', () => {
     assert.equal(options.tag, 'mine:2');
     assert.deepEqual(options.env, ['GREETING=hi there']);
     assert.equal(api.builds.rememberedRunLine(), `-e 'GREETING=hi there' --rm sh -c 'echo "$GREETING"'`);
+    // The tug.buildAndRun settings win over what was remembered.
+    const settings = vscode.workspace.getConfiguration('tug');
+    await settings.update('buildAndRun', { tag: 'set:3', env: ['FROM=settings'] }, vscode.ConfigurationTarget.Workspace);
+    try {
+      assert.deepEqual([api.builds.options(dockerfile).tag, api.builds.options(dockerfile).env], ['set:3', ['FROM=settings']]);
+    } finally {
+      await settings.update('buildAndRun', undefined, vscode.ConfigurationTarget.Workspace);
+    }
   });
 
   test('a tug task in tasks.json fixes the options and runs as a task with the container\'s exit code', async () => {
