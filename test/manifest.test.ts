@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { DEFAULT_SETTINGS, readSettings } from '../server/src/settings';
 
-// The settings VS Code shows (package.json) and the ones the server reads must be the same.
+// The settings VS Code shows (package.json) and the ones the server and the extension read must
+// be the same.
 
 const manifest = JSON.parse(readFileSync('package.json', 'utf8'));
-const properties: Record<string, { default: unknown }> = manifest.contributes.configuration.properties;
+const all: Record<string, { default: unknown }> = manifest.contributes.configuration.properties;
+/** The extension's own settings (the engine, Build and Run); the rest are the server's. */
+const CLIENT_SETTINGS = ['tug.engine.host', 'tug.engine.dataRoot', 'tug.buildAndRun'];
+const properties = Object.fromEntries(Object.entries(all).filter(([k]) => !CLIENT_SETTINGS.includes(k)));
 
 function leaves(value: unknown, prefix: string[] = []): [string, unknown][] {
   if (value && typeof value === 'object' && !Array.isArray(value) && prefix.join('.') !== 'diagnostics.severity') {
@@ -30,6 +35,15 @@ test('the server reads every declared setting', () => {
     path.slice(0, -1).forEach((k) => (at = (at[k] ??= {}) as Record<string, unknown>));
     at[path[path.length - 1]] = changed;
     assert.notDeepEqual(readSettings(raw), DEFAULT_SETTINGS, key);
+  }
+});
+
+test('the extension reads each of its own settings', () => {
+  const source = readdirSync('client/src').map((f) => readFileSync(join('client/src', f), 'utf8')).join('\n');
+  for (const key of CLIENT_SETTINGS) {
+    assert.ok(key in all, `${key} is not declared`);
+    const [section, ...rest] = key.split('.');
+    assert.ok(source.includes(`getConfiguration('${section}'`) && source.includes(`'${rest.join('.')}'`), `client/src never reads ${key}`);
   }
 });
 

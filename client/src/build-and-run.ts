@@ -139,7 +139,7 @@ export class BuildAndRun implements vscode.Disposable {
     const remembered = this.state.get<BuildAndRunOptions>(RUN_OPTIONS) ?? {};
     const tag = this.state.get<Record<string, string>>(TAGS)?.[dockerfile.fsPath];
     const name = defaultRepository(basename(folder?.uri.fsPath ?? dirname(dockerfile.fsPath)));
-    const merged: BuildAndRunOptions = { interactive: true, ...remembered, ...(tag ? { tag } : {}), ...clean(settings), ...clean(task ?? {}), ...clean(given) };
+    const merged: BuildAndRunOptions = { interactive: true, ...clean(remembered), ...(tag ? { tag } : {}), ...clean(settings), ...clean(task ?? {}), ...clean(given) };
     return { ...merged, tag: merged.tag || `${name}:latest` };
   }
 
@@ -165,7 +165,7 @@ export class BuildAndRun implements vscode.Disposable {
 
   /** Runs an image attached in a new terminal, with these options (the workspace's last ones when absent). */
   async runImage(image: string, given: BuildAndRunOptions = {}): Promise<BuildAndRunOutcome> {
-    const options = { interactive: true, ...(this.state.get<BuildAndRunOptions>(RUN_OPTIONS) ?? {}), ...clean(given) };
+    const options = { interactive: true, ...clean(this.state.get<BuildAndRunOptions>(RUN_OPTIONS) ?? {}), ...clean(given) };
     const { terminal, output } = this.terminals.open(`Tug: ${image}`);
     await this.state.update(RUN_OPTIONS, runOptionsOf(options));
     return { terminal, ...(await this.runIn(output, image, options)) };
