@@ -78,10 +78,20 @@ export async function startCodeServer(options: CodeServerOptions = {}): Promise<
     { stdio: ['ignore', log, log], detached: true, env },
   );
   const stop = async () => {
-    try {
-      process.kill(-server.pid!, 'SIGTERM');
-    } catch {
-      // already gone
+    const group = (signal: NodeJS.Signals | 0) => {
+      try {
+        process.kill(-server.pid!, signal);
+        return true;
+      } catch {
+        return false; // no process left in it
+      }
+    };
+    group('SIGTERM');
+    // Its folder goes once every process of it (the extension host, the pty host) has exited:
+    // one still running would write its logs there again.
+    for (let i = 0; group(0); i++) {
+      if (i === 50) group('SIGKILL');
+      await new Promise((r) => setTimeout(r, 100));
     }
     if (!keep) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
   };
