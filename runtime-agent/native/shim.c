@@ -29,6 +29,8 @@
  *   writing cgroup-procs; where the kernel cannot, cgroup-procs are written as usual)
  *   tty RESIZE-FIFO ROWS COLS (a terminal of that size, 0 0 for the kernel's: see below)
  *   log PATH   stdin PATH   pid-file PATH   exit-file PATH
+ *   enter PID (exec: the process joins the namespaces of that running process (a container's
+ *   init) instead of making its own: no namespace, root, mount or hostname key goes with it)
  *
  * What the monitor writes:
  *   - stdout: "staged", one line, when a standby has its process in the cgroups (see below);
@@ -150,6 +152,7 @@ struct spec {
 	char *tty;                   /* a terminal, sized through this FIFO */
 	unsigned short tty_rows, tty_cols;
 	char *log, *stdin_path, *pid_file, *exit_file;
+	char *enter;                 /* /proc/PID of the process whose namespaces an exec joins */
 };
 
 static void out_of_memory(void)
@@ -456,6 +459,11 @@ static void parse_spec(const char *path, struct spec *s)
 		} else if (!strcmp(key, "pid-file")) {
 			NEED(1);
 			set_once(&s->pid_file, f[1], key);
+		} else if (!strcmp(key, "enter")) {
+			NEED(1);
+			static char proc[64];
+			snprintf(proc, sizeof proc, "/proc/%llu", (unsigned long long)number(f[1], 10, INT_MAX));
+			set_once(&s->enter, proc, key);
 		} else if (!strcmp(key, "exit-file")) {
 			NEED(1);
 			set_once(&s->exit_file, f[1], key);
@@ -467,7 +475,9 @@ static void parse_spec(const char *path, struct spec *s)
 	if (spec_line == 0)
 		spec_error("empty spec");
 	/* What must be there, and what would act on the host instead of the container. */
-	if (!s->root)
+	if (s->enter && (s->clone_flags || s->cgroup_ns || s->root || s->hostname || s->loopback_up || s->join_network || s->nmounts || s->overlay_lower.n))
+		spec_error("enter joins a process's namespaces: no namespace, root, mount or hostname of its own");
+	if (!s->root && !s->enter)
 		spec_error("no root");
 	if (!s->args.n || !s->args.v[0][0])
 		spec_error("no command");
@@ -477,7 +487,7 @@ static void parse_spec(const char *path, struct spec *s)
 		spec_error("log, pid-file and exit-file are required");
 	if (!s->have_caps || !s->have_user)
 		spec_error("capabilities and user are required");
-	if (!(s->clone_flags & CLONE_NEWNS))
+	if (!(s->clone_flags & CLONE_NEWNS) && !s->enter)
 		spec_error("a container needs the mount namespace");
 	if (s->hostname && !(s->clone_flags & CLONE_NEWUTS))
 		spec_error("a hostname needs the uts namespace");
@@ -990,6 +1000,29 @@ static int open_terminal(const struct spec *s, int console_fd)
 	return slave;
 }
 
+/* An exec's process joins a running container's namespaces (its PID namespace was joined by the
+ * monitor before the clone: setns to it applies to children). Every one is opened before any is
+ * joined, since /proc reads differently once the mount namespace is the container's; the mount
+ * namespace comes last and also sets the root and cwd to the container's root. */
+static void enter_namespaces(const char *proc)
+{
+	static const struct { const char *name; int type; } kinds[] = {
+		{ "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS }, { "net", CLONE_NEWNET }, { "cgroup", CLONE_NEWCGROUP }, { "mnt", CLONE_NEWNS },
+	};
+	int fds[sizeof kinds / sizeof kinds[0]];
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		char path[96];
+		snprintf(path, sizeof path, "%s/ns/%s", proc, kinds[i].name);
+		if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			child_fail(127, "open %s: %s", path, why(errno));
+	}
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		if (setns(fds[i], kinds[i].type) < 0)
+			child_fail(127, "join the container's %s namespace: %s", kinds[i].name, why(errno));
+		close(fds[i]);
+	}
+}
+
 static int child_main(void *arg)
 {
 	struct child_ctx *c = arg;
@@ -1024,6 +1057,10 @@ static int child_main(void *arg)
 		child_fail(127, "open /dev/null: %s", why(errno));
 
 	umask(0);
+	if (s->enter) {
+		enter_namespaces(s->enter);
+		goto entered;
+	}
 	if (s->join_network) {
 		int fd = open(s->join_network, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
@@ -1040,6 +1077,7 @@ static int child_main(void *arg)
 	set_root(s);
 	if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
 		child_fail(127, "sethostname %s: %s", s->hostname, why(errno));
+entered:
 	if (chdir(s->cwd) < 0)
 		child_fail(127, "chdir to cwd (\"%s\") set in config.json failed: %s", s->cwd, why(errno));
 	int terminal = s->tty ? open_terminal(s, c->console_fd) : -1;
@@ -1611,6 +1649,17 @@ int main(int argc, char **argv)
 		start_failed_errno("open log %s", spec.log);
 	}
 
+	if (spec.enter) {
+		char path[96];
+		snprintf(path, sizeof path, "%s/ns/pid", spec.enter);
+		int ns = open(path, O_RDONLY | O_CLOEXEC);
+		if (ns < 0 || setns(ns, CLONE_NEWPID) < 0) {
+			if (pid > 0)
+				drop_child(pid, &pipes);
+			start_failed_errno("join the PID namespace of %s", spec.enter);
+		}
+		close(ns);
+	}
 	int staged = pid > 0 && spec.staged && spec.clone_flags == staged_flags;
 	if (pid > 0 && !staged)
 		drop_child(pid, &pipes);

@@ -4,6 +4,7 @@ import { mkdir, rmdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { buildRoutes } from './api/build';
 import { containerRoutes } from './api/containers';
+import { execRoutes } from './api/exec';
 import { imageRoutes } from './api/images';
 import { ApiServer } from './api/server';
 import { systemRoutes } from './api/system';
@@ -28,6 +29,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   systemRoutes(api, engine);
   imageRoutes(api, engine);
   containerRoutes(api, engine);
+  execRoutes(api, engine);
   buildRoutes(api, engine);
   await mkdir(dirname(options.socket), { recursive: true });
   await api.listen(options.socket);

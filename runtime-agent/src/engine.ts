@@ -9,6 +9,7 @@ import { ImageStore } from './images/store';
 import { detectCgroups, type CgroupManager } from './runtime/cgroups';
 import { readFile } from 'node:fs/promises';
 import { Containers, type StorageDriver } from './runtime/containers';
+import { Execs } from './runtime/execs';
 import { Monitors } from './runtime/shim';
 
 export interface EngineOptions {
@@ -38,7 +39,12 @@ export class Engine {
     readonly monitors: Monitors,
     readonly containers: Containers,
     readonly events: Events,
-  ) {}
+  ) {
+    this.execs = new Execs(containers);
+  }
+
+  /** `docker exec` processes, kept in memory as Docker keeps them. */
+  readonly execs: Execs;
 
   /**
    * Deletes the snapshots and blobs no image needs any more; returns the snapshots' chain IDs.

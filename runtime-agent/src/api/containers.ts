@@ -96,12 +96,21 @@ function matchesFilters(record: ContainerRecord, filters: Map<string, string[]>)
 }
 
 /** Multiplexed frames for API 1.42+ clients say so in their content type. */
-function streamType(call: Call, tty: boolean): string {
+export function streamType(call: Call, tty: boolean): string {
   if (tty) return 'application/vnd.docker.raw-stream';
   return compareVersions(call.apiVersion, '1.42') >= 0 ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream';
 }
 
-function encode(entry: LogEntry, tty: boolean, timestamps: boolean): Buffer {
+/** `?h=ROWS&w=COLS` of a resize call. */
+export function terminalSize(call: Call): [number, number] {
+  return (['h', 'w'] as const).map((name) => {
+    const text = call.query.get(name) ?? '';
+    if (!/^\d+$/.test(text) || Number(text) > 0xffff) throw badRequest(`invalid ${name === 'h' ? 'height' : 'width'} "${text}": a number from 0 to 65535 is needed`);
+    return Number(text);
+  }) as [number, number];
+}
+
+export function encode(entry: LogEntry, tty: boolean, timestamps: boolean): Buffer {
   const text = Buffer.from(timestamps ? `${entry.time} ${entry.log}` : entry.log, 'utf8');
   return tty ? text : frame(entry.stream === 'stderr' ? 2 : 1, text);
 }
@@ -156,12 +165,8 @@ export function containerRoutes(api: ApiServer, engine: Engine): void {
 
   // A terminal's size (the CLI sends it after start with -t, and again when its window changes).
   api.route('POST', '/containers/{id}/resize', async (call) => {
-    const size = (name: string) => {
-      const text = call.query.get(name) ?? '';
-      if (!/^\d+$/.test(text) || Number(text) > 0xffff) throw badRequest(`invalid ${name === 'h' ? 'height' : 'width'} "${text}": a number from 0 to 65535 is needed`);
-      return Number(text);
-    };
-    await containers.resize(call.params.id, size('h'), size('w'));
+    const [rows, cols] = terminalSize(call);
+    await containers.resize(call.params.id, rows, cols);
     call.send(200);
   });
 
@@ -258,10 +263,14 @@ export function containerRoutes(api: ApiServer, engine: Engine): void {
 /** What the client types goes to the container's stdin FIFO; its end closes it. */
 async function forwardStdin(engine: Engine, record: ContainerRecord, socket: Duplex, closed: AbortSignal): Promise<void> {
   await engine.containers.started(record.Id, closed);
-  if (!engine.containers.running(record.Id)) return;
+  if (engine.containers.running(record.Id)) await forwardInput(socket, `${engine.containers.dirOf(record.Id)}/stdin`);
+}
+
+/** What the client types on a hijacked connection goes to a stdin FIFO; its end closes it. */
+export async function forwardInput(socket: Duplex, fifoPath: string): Promise<void> {
   let fifo: FileHandle;
   try {
-    fifo = await open(`${engine.containers.dirOf(record.Id)}/stdin`, 'w');
+    fifo = await open(fifoPath, 'w');
   } catch {
     return;
   }

@@ -33,7 +33,7 @@ export class Call {
     readonly req: IncomingMessage,
     private readonly res: ServerResponse | null,
     private readonly socket: Duplex | null,
-    private readonly head: Buffer | null,
+    private head: Buffer | null,
     readonly path: string,
     params: Record<string, string>,
     readonly apiVersion: string,
@@ -90,6 +90,28 @@ export class Call {
   }
 
   async body(): Promise<Buffer> {
+    // A request asking to take the connection over (exec start) carries its body before the
+    // stream: Content-Length bytes, some of which may have come with the headers.
+    if (this.socket) {
+      const length = Number(this.req.headers['content-length'] ?? 0);
+      let data = this.head ?? Buffer.alloc(0);
+      while (data.length < length) {
+        const chunk = await new Promise<Buffer | null>((resolve) => {
+          const done = (c: Buffer | null) => {
+            this.socket!.off('data', done).off('end', ended).off('close', ended);
+            this.socket!.pause();
+            resolve(c);
+          };
+          const ended = () => done(null);
+          this.socket!.on('data', done).once('end', ended).once('close', ended);
+          this.socket!.resume();
+        });
+        if (!chunk) break;
+        data = Buffer.concat([data, chunk]);
+      }
+      this.head = data.subarray(length);
+      return data.subarray(0, length);
+    }
     const chunks: Buffer[] = [];
     for await (const chunk of this.req) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks);

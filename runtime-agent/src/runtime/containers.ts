@@ -3,8 +3,7 @@
 // native helper as a spec: namespaces, mounts, capabilities, user, environment, cgroup limits.
 
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, badRequest, notFound, notModified, ApiError } from '../api/errors';
 import type { Events } from '../events';
@@ -15,7 +14,7 @@ import type { Cgroup, CgroupManager, Limits } from './cgroups';
 import { checkMounts, specMounts, type ApiMount, type MountPoint } from './mounts';
 import { generateName, VALID_NAME } from './names';
 import { CONTAINER_NAMESPACES, defaultSpec, DOCKER_DEFAULT_CAPS, MS, type ContainerSpec } from './spec';
-import { alive, readExit, startShim, watchExit, type ExitStatus, type Monitors, type Prepared } from './shim';
+import { alive, readExit, resizeTerminal, startShim, watchExit, type ExitStatus, type Monitors, type Prepared } from './shim';
 import { resolveUser } from './users';
 
 export interface HostConfig {
@@ -545,6 +544,18 @@ export class Containers {
     return { spec, monitor: prepared.monitor };
   }
 
+  /** What an exec in a running container joins: its init's host pid and its cgroups; a 409 when it does not run. */
+  execTarget(ref: string): { record: ContainerRecord; dir: string; pid: number; cgroupProcs: string[] } {
+    const entry = this.find(ref);
+    if (!entry.record.State.Running) throw conflict(`Container ${entry.record.Id} is not running`);
+    return { record: entry.record, dir: entry.dir, pid: entry.record.State.Pid, cgroupProcs: entry.cgroup?.procsFiles ?? [] };
+  }
+
+  /** Tells listeners of the engine's events about a container (exec_create, exec_start, exec_die). */
+  tell(action: string, record: ContainerRecord, extra: Record<string, string> = {}): void {
+    this.emit(action, record, extra);
+  }
+
   /** The host pid of a running container's init, or a 409 naming the container. */
   pid(ref: string): number {
     const { record } = this.find(ref);
@@ -563,23 +574,7 @@ export class Containers {
     const { record, dir } = this.find(ref);
     if (!record.State.Running) throw conflict(`Container ${record.Id} is not running`);
     if (!record.Config.Tty) return;
-    // The monitor makes the FIFO and holds it open both ways once it has the terminal: this
-    // write never blocks. Just after a start it may not have yet (ENOENT, or ENXIO: no reader).
-    let fifo;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        fifo = await open(join(dir, 'resize'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
-        break;
-      } catch (error) {
-        if (!['ENOENT', 'ENXIO'].includes((error as NodeJS.ErrnoException).code ?? '') || attempt >= 200 || !record.State.Running) throw error;
-        await sleep(5);
-      }
-    }
-    try {
-      await fifo.write(`${rows} ${cols}\n`);
-    } finally {
-      await fifo.close();
-    }
+    await resizeTerminal(join(dir, 'resize'), rows, cols, () => record.State.Running);
   }
 
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
@@ -700,7 +695,8 @@ function consoleSize(value: unknown): { rows: number; cols: number } {
 }
 
 /** The exit code Docker gives a container whose command could not be run. */
-function status127(message: string): number {
+/** The exit code of a process that could not be started: 126 when not executable, 127 when missing. */
+export function status127(message: string): number {
   return /permission denied|not executable/i.test(message) ? 126 : 127;
 }
 

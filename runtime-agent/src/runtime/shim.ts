@@ -3,8 +3,8 @@
 // so a container outlives the engine: its exit file tells a later engine what happened.
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, watch, type FSWatcher } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { constants as fsConstants, existsSync, watch, type FSWatcher } from 'node:fs';
+import { open, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CgroupRenameError, type Cgroup, type CgroupManager, type Limits } from './cgroups';
@@ -340,4 +340,28 @@ export function watchExit(exitFile: string, shimPid: number): Promise<ExitStatus
     }
     void check();
   });
+}
+
+/**
+ * Sets the size of a terminal the monitor holds, through its resize FIFO. The monitor makes the
+ * FIFO and holds it open both ways once it has the terminal, so the write never blocks; just
+ * after a start it may not have yet (ENOENT, or ENXIO: no reader), which is waited out while
+ * `running()` says the process runs.
+ */
+export async function resizeTerminal(fifoPath: string, rows: number, cols: number, running: () => boolean): Promise<void> {
+  let fifo;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fifo = await open(fifoPath, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+      break;
+    } catch (error) {
+      if (!['ENOENT', 'ENXIO'].includes((error as NodeJS.ErrnoException).code ?? '') || attempt >= 200 || !running()) throw error;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+  try {
+    await fifo.write(`${rows} ${cols}\n`);
+  } finally {
+    await fifo.close();
+  }
 }

@@ -126,6 +126,11 @@ export interface ContainerSpec {
   pidFile: string;
   /** Written (atomically) when it ends: `<exitCode> <signal or 0> <finishedAt unix ns>`. */
   exitFile: string;
+  /**
+   * An exec: the process joins the namespaces of this running process (a container's init, by
+   * host pid) and its root; no namespace, root, mount, device or hostname of its own then.
+   */
+  enter?: number;
 }
 
 /** mount(2) flags, as Linux defines them. */
@@ -332,8 +337,16 @@ export function serializeSpec(spec: ContainerSpec): string {
     if (!NAMESPACES.has(ns)) throw new Error(`unknown namespace "${ns}"`);
     add('namespace', ns);
   }
-  // The root is set up with mounts and pivot_root, which must not touch the host's mount table.
-  if (!namespaces.has('mount')) throw new Error('a container needs the mount namespace');
+  if (spec.enter !== undefined) {
+    const own = spec.mounts.length + spec.devices.length + spec.symlinks.length + spec.maskedPaths.length + spec.readonlyPaths.length;
+    if (namespaces.size || spec.root || spec.overlay || own || spec.hostname !== undefined || spec.loopbackUp || spec.joinNetwork !== undefined) {
+      throw new Error('an exec joins a container: no namespace, root, mount, device or hostname of its own');
+    }
+    add('enter', integer(spec.enter, 0x7fffffff, 'the pid to enter'));
+  } else if (!namespaces.has('mount')) {
+    // The root is set up with mounts and pivot_root, which must not touch the host's mount table.
+    throw new Error('a container needs the mount namespace');
+  }
   if (spec.joinNetwork !== undefined) {
     if (namespaces.has('network')) throw new Error('joinNetwork and a new network namespace exclude each other');
     add('join-network', hostPath(spec.joinNetwork, 'joinNetwork'));
@@ -346,7 +359,7 @@ export function serializeSpec(spec: ContainerSpec): string {
     if (!namespaces.has('network')) throw new Error('bringing lo up needs a new network namespace (it would touch the host)');
     add('loopback-up');
   }
-  add('root', hostPath(spec.root, 'root'));
+  if (spec.enter === undefined) add('root', hostPath(spec.root, 'root'));
   if (spec.overlay) {
     if (spec.overlay.lower.length === 0) throw new Error('an overlay needs at least one lower directory');
     for (const lower of spec.overlay.lower) add('overlay-lower', overlayPath(lower, 'overlay lower directory'));

@@ -88,6 +88,15 @@ suite('Build and Run', () => {
     assert.equal(await vscode.env.clipboard.readText(), outcome.containerId);
   });
 
+  test('open a shell in the container: keys in, its answers out', async () => {
+    await vscode.commands.executeCommand('tug.container.shell', api.containers.element(outcome.containerId!)!);
+    const shell = await until('the shell terminal', () => vscode.window.terminals.find((t) => t.name.startsWith('Shell: ')));
+    shell.sendText('echo $((6*7)) $(cat /hello.txt)');
+    await until('its answer', () => api.terminalText(shell)?.includes('42 hello from the container'));
+    shell.sendText('exit');
+    await until('the terminal closed with the shell', () => !vscode.window.terminals.includes(shell));
+  });
+
   test('tag and remove an image through the Images view\'s commands', async () => {
     const element = (await api.images.getChildren()).find((e) => e.kind === 'image' && e.image.repository === 'workspace')!;
     await vscode.commands.executeCommand('tug.image.tag', element, 'again:7');
