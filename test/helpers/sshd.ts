@@ -1,0 +1,136 @@
+// A real OpenSSH server (Debian's openssh-server) for tests, in a network namespace of its own:
+// a test host with its own address on a veth pair, a generated host key, and a generated user
+// key that may log in as root. Everything (namespace, veth, processes, files) goes in stop().
+
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface TestSshd {
+  /** Its address in the namespace. */
+  readonly host: string;
+  readonly port: number;
+  /** A private key (no passphrase) that logs in as root. */
+  readonly userKey: string;
+  /** Its host key's public line (`ssh-ed25519 AAAA…`). */
+  hostKey(): Promise<string>;
+  /** A known_hosts file that already trusts it. */
+  knownHosts(file: string): Promise<void>;
+  /** Stops it; `newHostKey`: starts again with a new host key. */
+  restart(options?: { newHostKey?: boolean }): Promise<void>;
+  /** Kills it (the namespace stays, for a restart). */
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startSshd(): Promise<TestSshd> {
+  const id = randomBytes(3).toString('hex');
+  const ns = `tug-ssh-${id}`;
+  // A /30 from 10.213.0.0/16, which the machine does not route otherwise.
+  const subnet = `10.213.${randomInt(1, 254)}`;
+  const [hostSide, nsSide] = [`tugh${id}`, `tugn${id}`];
+  const dir = await mkdtemp(join(tmpdir(), 'tug-sshd-'));
+  const host = `${subnet}.2`;
+  const cleanups: (() => Promise<unknown>)[] = [];
+  let child: ChildProcess | undefined;
+
+  const sh = (...args: string[]) => run(args[0], args.slice(1));
+  const stop = async () => {
+    await kill();
+    for (const undo of cleanups.reverse()) await undo().catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  };
+  const kill = async () => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child!.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  };
+  const keygen = async (file: string) => {
+    await rm(file, { force: true });
+    await rm(`${file}.pub`, { force: true });
+    await sh('ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'tug-test', '-f', file);
+  };
+  const listening = async () => {
+    for (let i = 0; i < 100; i++) {
+      const ok = await new Promise<boolean>((resolve) => {
+        const s = connect(22, host, () => (s.destroy(), resolve(true))).on('error', () => resolve(false));
+      });
+      if (ok) return;
+      if (child?.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`sshd did not listen on ${host}:22`);
+  };
+  const start = async () => {
+    let stderr = '';
+    child = spawn('ip', ['netns', 'exec', ns, '/usr/sbin/sshd', '-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr!.on('data', (d) => (stderr += d));
+    await listening().catch((e: Error) => {
+      throw new Error(`${e.message}: ${stderr}`);
+    });
+  };
+
+  try {
+    await sh('ip', 'netns', 'add', ns);
+    cleanups.push(() => sh('ip', 'netns', 'delete', ns));
+    await sh('ip', 'link', 'add', hostSide, 'type', 'veth', 'peer', 'name', nsSide);
+    cleanups.push(() => sh('ip', 'link', 'delete', hostSide));
+    await sh('ip', 'link', 'set', nsSide, 'netns', ns);
+    await sh('ip', 'addr', 'add', `${subnet}.1/30`, 'dev', hostSide);
+    await sh('ip', 'link', 'set', hostSide, 'up');
+    for (const cmd of [['addr', 'add', `${host}/30`, 'dev', nsSide], ['link', 'set', nsSide, 'up'], ['link', 'set', 'lo', 'up']]) await sh('ip', 'netns', 'exec', ns, 'ip', ...cmd);
+    await mkdir('/run/sshd', { recursive: true, mode: 0o755 }); // its privilege separation directory
+    await keygen(join(dir, 'host_key'));
+    await keygen(join(dir, 'user_key'));
+    await writeFile(join(dir, 'authorized_keys'), await readFile(join(dir, 'user_key.pub')), { mode: 0o600 });
+    await writeFile(
+      join(dir, 'sshd_config'),
+      [
+        `ListenAddress ${host}`,
+        'Port 22',
+        `HostKey ${join(dir, 'host_key')}`,
+        `PidFile ${join(dir, 'sshd.pid')}`,
+        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+        'PermitRootLogin prohibit-password',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'UsePAM no',
+        'StrictModes no',
+        'AllowStreamLocalForwarding yes',
+        'AllowTcpForwarding yes',
+        'Subsystem sftp internal-sftp',
+        'LogLevel ERROR',
+        '',
+      ].join('\n'),
+    );
+    await start();
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  const hostKey = async () => (await readFile(join(dir, 'host_key.pub'), 'utf8')).split(' ').slice(0, 2).join(' ');
+  return {
+    host,
+    port: 22,
+    userKey: join(dir, 'user_key'),
+    hostKey,
+    async knownHosts(file) {
+      await writeFile(file, `${host} ${await hostKey()}\n`);
+    },
+    async restart(options = {}) {
+      await kill();
+      if (options.newHostKey) await keygen(join(dir, 'host_key'));
+      await start();
+    },
+    kill,
+    stop,
+  };
+}
