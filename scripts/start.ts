@@ -7,21 +7,20 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
 import { engineAnswers, startDaemon, waitForEngine } from '../runtime-agent/src/cli/background';
 import { DEFAULT_SOCKET, EngineClient, EngineError } from '../runtime-agent/src/cli/client';
 import { startCodeServer, workbenchUrl } from '../test/extension/workbench';
-import { BUSYBOX, busyboxArchive } from './busybox-image';
+import { BUSYBOX, loadBusybox } from './busybox-image';
 
 const root = resolve(__dirname, '..');
 const examples = join(root, 'examples');
 const IMAGE = 'busybox:latest';
 
-/** The local engine, started when it does not answer (as root: it makes namespaces and mounts). */
+/** The local engine, started when it does not answer (as root only). */
 async function ensureEngine(): Promise<void> {
   if (await engineAnswers(DEFAULT_SOCKET)) return console.log(`the local engine answers on ${DEFAULT_SOCKET}`);
   if (process.getuid?.() !== 0) {
-    throw new Error(`the local engine is not running, and starting it needs root: sudo node ${join(root, 'dist/tug.js')} daemon (or run npm start as root)`);
+    throw new Error(`the local engine is not running, and it must be started as root (it makes namespaces and mounts):\n\n  sudo ${process.execPath} ${join(root, 'dist/tug.js')} daemon\n\nthen npm start again (or run npm start itself as root)`);
   }
   const log = '/var/log/tug/tugd.log';
   const pid = await startDaemon(join(root, 'dist/tug.js'), [], log);
@@ -49,11 +48,8 @@ export async function ensureBusybox(client: EngineClient): Promise<'present' | '
     if (!(error instanceof EngineError && error.status === 404)) throw error;
   }
   if (await pull(client, IMAGE)) return 'pulled';
-  if (!existsSync(BUSYBOX)) throw new Error(`${IMAGE} cannot be pulled (no internet?) nor made here: apt-get install busybox-static`);
-  const archive = await busyboxArchive(IMAGE);
-  for await (const m of client.upload<{ error?: string }>('POST', '/images/load?quiet=1', Readable.from([archive]), { 'Content-Type': 'application/x-tar' })) {
-    if (m.error) throw new Error(`loading ${IMAGE}: ${m.error}`);
-  }
+  if (!existsSync(BUSYBOX)) throw new Error(`${IMAGE} cannot be pulled (no internet?) nor made here without ${BUSYBOX}: apt-get install busybox-static`);
+  await loadBusybox(client, IMAGE);
   return 'made';
 }
 
@@ -64,7 +60,7 @@ async function main(): Promise<void> {
     {
       present: `${IMAGE} is in the engine`,
       pulled: `pulled ${IMAGE} from Docker Hub`,
-      made: `no registry reachable: made ${IMAGE} from Debian's busybox-static`,
+      made: `no internet: made ${IMAGE} from Debian's busybox-static`,
     }[how],
   );
   if (spawnSync('code', ['--version'], { stdio: 'ignore' }).status === 0) {
@@ -72,13 +68,19 @@ async function main(): Promise<void> {
     spawn('code', [`--extensionDevelopmentPath=${root}`, examples], { stdio: 'inherit', detached: true }).unref();
     return;
   }
-  const server = await startCodeServer({ dir: join(homedir(), '.local/share/tug-dev'), port: Number(process.env.PORT ?? 8080) });
-  console.log(`VS Code (code-server) with the extension of this tree, on examples/:\n\n  ${workbenchUrl(server, examples, [['extensionDevelopmentPath', root]])}\n\nCtrl-C stops it (the engine keeps running).`);
-  await new Promise<void>((done) => {
+  const port = Number(process.env.PORT || 8080);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`PORT=${process.env.PORT} is not a port number`);
+  // Heard from here on, so that a Ctrl-C while code-server starts does not leave it running.
+  const stopped = new Promise<void>((done) => {
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
   });
+  // Its settings, state and extensions persist here between runs, as a desktop VS Code's do.
+  const server = await startCodeServer({ dir: join(homedir(), '.local/share/tug-dev'), port });
+  console.log(`VS Code (code-server) with the extension of this tree, on examples/:\n\n  ${workbenchUrl(server, examples, [['extensionDevelopmentPath', root]])}\n\nCtrl-C stops it (the engine keeps running).`);
+  await stopped;
   await server.stop();
+  console.log(`stopped code-server; the local engine keeps running on unix://${DEFAULT_SOCKET}`);
 }
 
 if (require.main === module) {
