@@ -70,7 +70,9 @@ export async function startSshd(): Promise<TestSshd> {
   };
   const start = async () => {
     let stderr = '';
-    child = spawn('ip', ['netns', 'exec', ns, '/usr/sbin/sshd', '-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // nsenter joins the network namespace alone (`ip netns exec` would also remount /sys, hiding
+    // the cgroup mounts from what the server starts: an engine, say).
+    child = spawn('nsenter', [`--net=/run/netns/${ns}`, '/usr/sbin/sshd', '-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr!.on('data', (d) => (stderr += d));
     await listening().catch((e: Error) => {
       throw new Error(`${e.message}: ${stderr}`);

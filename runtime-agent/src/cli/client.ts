@@ -1,7 +1,7 @@
 // A client of the Docker Engine API over a Unix socket (tugd, or any Docker-API engine): JSON
 // calls, JSON-line streams, and hijacked attach streams.
 
-import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { request, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Readable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
@@ -30,8 +30,32 @@ export function socketPath(host: string): string {
   throw new Error(`unsupported host "${host}": only unix:// sockets are supported`);
 }
 
+/** Opens a stream to an engine for one request: how a remote engine is reached (over SSH). */
+export interface Dialer {
+  /** Where, for messages: `ssh://user@host`. */
+  readonly name: string;
+  dial(): Promise<Duplex>;
+}
+
 export class EngineClient {
-  constructor(private readonly socket: string) {}
+  /** `target`: a Unix socket's path, or a dialer for an engine reached otherwise. */
+  constructor(private readonly target: string | Dialer) {}
+
+  /** How http.request reaches the engine. */
+  private get connection(): Pick<RequestOptions, 'socketPath' | 'createConnection'> {
+    const target = this.target;
+    if (typeof target === 'string') return { socketPath: target };
+    return {
+      createConnection: (_options, done) => {
+        target.dial().then((stream) => done(null, stream), (error: Error) => done(error, undefined as unknown as Duplex));
+        return undefined;
+      },
+    };
+  }
+
+  private get where(): string {
+    return typeof this.target === 'string' ? `unix://${this.target}` : this.target.name;
+  }
 
   private send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<IncomingMessage> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
@@ -46,11 +70,11 @@ export class EngineClient {
   /** Sends a request, its body written by `write`; resolves with the answer. */
   private open(method: string, path: string, headers: Record<string, string>, write: (req: ClientRequest) => void): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const req = request({ socketPath: this.socket, method, path, headers: { Host: 'docker', ...headers } }, resolve);
+      const req = request({ ...this.connection, method, path, headers: { Host: 'docker', ...headers } }, resolve);
       req.on('error', (error: NodeJS.ErrnoException) =>
         reject(
           error.code === 'ENOENT' || error.code === 'ECONNREFUSED'
-            ? new Error(`Cannot connect to the engine at unix://${this.socket}. Is the daemon running?`)
+            ? new Error(`Cannot connect to the engine at ${this.where}. Is the daemon running?`)
             : error,
         ),
       );
@@ -148,7 +172,7 @@ export class EngineClient {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
       const req = request({
-        socketPath: this.socket,
+        ...this.connection,
         method: 'POST',
         path,
         headers: {

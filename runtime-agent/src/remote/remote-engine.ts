@@ -1,0 +1,171 @@
+// An engine on another Linux machine, reached over SSH: the engine bundle and its native helper
+// installed there once per version (a folder named by their hash, uploaded over SFTP and renamed
+// into place whole), tugd started detached so that it outlives the connection (as root, or
+// through `sudo -n`), and each API request sent down OpenSSH's streamlocal forwarding to its
+// Unix socket, which is never exposed on a TCP port.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { posix } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Client, SFTPWrapper } from 'ssh2';
+import { EngineClient, type Dialer } from '../cli/client';
+import { connectSsh, SshError, type SshOptions } from './connection';
+import { resolveTarget, type SshTarget } from './ssh-config';
+
+export interface RemoteEngineOptions extends SshOptions {
+  /** ~/.ssh/config's text (empty: none). */
+  sshConfig: string;
+  /** The engine's files on this machine: dist/tug.js and dist/tug-shim. */
+  bundle: { tugJs: string; shim: string };
+  /** Where the engine is installed on the remote machine (`~` is the login's home): default ~/.tug. */
+  dir?: string;
+  /** The remote engine's socket: default /run/tug/tug.sock, the local engine of that machine. */
+  socket?: string;
+  /** Its data root: tugd's default (/var/lib/tug) when absent. */
+  dataRoot?: string;
+}
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const NODE_MAJOR = 20;
+
+/** Runs a command over the connection (through the login's shell). */
+export function runRemote(client: Client, command: string): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    client.exec(command, (error, stream) => {
+      if (error) return reject(error);
+      let stdout = '';
+      let stderr = '';
+      stream.on('data', (d: Buffer) => (stdout += d));
+      stream.stderr.on('data', (d: Buffer) => (stderr += d));
+      stream.on('close', (code: number | null) => resolve({ code: code ?? 255, stdout, stderr }));
+    });
+  });
+}
+
+/** A word for the remote shell, quoted. */
+const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
+
+export class RemoteEngine implements Dialer {
+  /** What the last open did: installed the engine, and started it. */
+  uploaded = false;
+  started = false;
+
+  private constructor(
+    readonly name: string,
+    readonly target: SshTarget,
+    private readonly client: Client,
+    readonly socket: string,
+  ) {}
+
+  /** Connects, installs the engine where this version is missing, and starts it where it does not answer. */
+  static async open(address: string, options: RemoteEngineOptions): Promise<RemoteEngine> {
+    const target = resolveTarget(address, options.sshConfig);
+    const name = `ssh://${target.user}@${target.alias}${target.port === 22 ? '' : `:${target.port}`}`;
+    const client = await connectSsh(target, options);
+    try {
+      const engine = new RemoteEngine(name, target, client, options.socket ?? '/run/tug/tug.sock');
+      await engine.bootstrap(options);
+      return engine;
+    } catch (error) {
+      client.end();
+      throw error;
+    }
+  }
+
+  /** A stream to the engine's socket, for one request. */
+  dial(): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      this.client.openssh_forwardOutStreamLocal(this.socket, (error, stream) => {
+        if (error) return reject(new SshError(`${this.name}: the engine's socket ${this.socket} cannot be reached: ${error.message}`));
+        // As a Unix socket does (allowHalfOpen off): the engine's end of a stream ends ours, so
+        // that the channel closes (an attach's end is heard by its close).
+        stream.once('end', () => stream.end());
+        resolve(stream);
+      });
+    });
+  }
+
+  close(): void {
+    this.client.end();
+  }
+
+  private run(command: string): Promise<CommandResult> {
+    return runRemote(this.client, command);
+  }
+
+  private async bootstrap(options: RemoteEngineOptions): Promise<void> {
+    const where = this.target.alias;
+    const node = await this.run('node --version');
+    const major = Number(/^v(\d+)\./.exec(node.stdout.trim())?.[1] ?? 0);
+    if (node.code !== 0 || major < NODE_MAJOR) {
+      throw new SshError(`the engine needs Node.js ${NODE_MAJOR} or later on ${where}, which has ${node.code === 0 ? `Node.js ${node.stdout.trim()}` : 'none on its PATH'}: install it there (apt-get install nodejs) and connect again`);
+    }
+    const home = (await this.run('printf %s "$HOME"')).stdout;
+    const dir = (options.dir ?? '~/.tug').replace(/^~(?=\/|$)/, home);
+    const files = { 'tug.js': options.bundle.tugJs, 'tug-shim': options.bundle.shim };
+    const hashes = Object.fromEntries(await Promise.all(Object.entries(files).map(async ([n, f]) => [n, createHash('sha256').update(await readFile(f)).digest('hex')] as const)));
+    const version = createHash('sha256').update(JSON.stringify(hashes)).digest('hex').slice(0, 16);
+    const installed = posix.join(dir, 'engine', version);
+    const check = await this.run(`cd ${quote(installed)} 2>/dev/null && sha256sum tug.js tug-shim`);
+    const present = check.code === 0 && Object.entries(hashes).every(([n, h]) => check.stdout.includes(`${h}  ${n}`));
+    if (!present) await this.upload(installed, files);
+    this.uploaded = !present;
+
+    if (await this.answers()) return;
+    const uid = (await this.run('id -u')).stdout.trim();
+    const daemon = [
+      'node', '--max-semi-space-size=1', '--no-opt', posix.join(installed, 'tug.js'), 'daemon', '--socket', this.socket,
+      ...(options.dataRoot ? ['--data-root', options.dataRoot] : []),
+    ].map(quote).join(' ');
+    const log = posix.join(dir, 'tugd.log');
+    if (uid !== '0') {
+      const sudo = await this.run('sudo -n true');
+      if (sudo.code !== 0) throw new SshError(`the engine needs root on ${where}: log in as root, or give ${this.target.user} sudo without a password (sudo -n said: ${sudo.stderr.trim()})`);
+    }
+    // setsid and nohup, every stream redirected: it outlives this connection and holds none of
+    // its channels open; its pid is kept for whoever stops it.
+    const started = await this.run(
+      `mkdir -p ${quote(dir)} || exit 1; ${uid === '0' ? '' : 'sudo -n '}setsid nohup ${daemon} >>${quote(log)} 2>&1 </dev/null & echo $! >${quote(posix.join(dir, 'tugd.pid'))}`,
+    );
+    if (started.code !== 0) throw new SshError(`the engine did not start on ${where}: ${started.stderr.trim()}`);
+    for (let i = 0; i < 100 && !(await this.answers()); i++) await new Promise((r) => setTimeout(r, 200));
+    if (!(await this.answers())) throw new SshError(`the engine on ${where} did not answer on ${this.socket}; its log: ${log}`);
+    this.started = true;
+  }
+
+  private async answers(): Promise<boolean> {
+    try {
+      (await new EngineClient(this).stream('GET', '/_ping')).resume();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Uploads the files into a fresh folder beside `installed`, then renames it into place whole. */
+  private async upload(installed: string, files: Record<string, string>): Promise<void> {
+    const staging = `${installed}.tmp-${randomBytes(4).toString('hex')}`;
+    const made = await this.run(`mkdir -p ${quote(staging)}`);
+    if (made.code !== 0) throw new SshError(`cannot write to ${posix.dirname(installed)} on ${this.target.alias}: ${made.stderr.trim()}`);
+    const sftp = await new Promise<SFTPWrapper>((resolve, reject) => this.client.sftp((e, s) => (e ? reject(e) : resolve(s))));
+    try {
+      for (const [name, local] of Object.entries(files)) {
+        // Streamed: the bundle is never held whole in memory.
+        await pipeline(createReadStream(local), sftp.createWriteStream(posix.join(staging, name), { mode: 0o755 }));
+      }
+    } finally {
+      sftp.end();
+    }
+    // A version already put there by another connection is as good as this one.
+    const moved = await this.run(`mv -T ${quote(staging)} ${quote(installed)} 2>/dev/null || rm -rf ${quote(staging)}; test -f ${quote(posix.join(installed, 'tug-shim'))}`);
+    if (moved.code !== 0) throw new SshError(`the engine could not be installed in ${installed} on ${this.target.alias}`);
+  }
+}

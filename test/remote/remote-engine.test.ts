@@ -1,0 +1,93 @@
+// A remote engine from nothing, over a real sshd in a network namespace of the test's own: the
+// engine installed over SFTP and started detached, the API reached through the socket forwarding;
+// a second connection reuses both; a container runs there.
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { EngineClient } from '../../runtime-agent/src/cli/client';
+import { RemoteEngine, type RemoteEngineOptions } from '../../runtime-agent/src/remote/remote-engine';
+import { AttachedContainer } from '../../client/src/run';
+import { busyboxArchive } from '../../scripts/busybox-image';
+import { startSshd, type TestSshd } from '../helpers/sshd';
+
+const root = resolve(__dirname, '../..');
+let sshd: TestSshd;
+let dir: string;
+let options: RemoteEngineOptions;
+
+before(async () => {
+  sshd = await startSshd();
+  dir = await mkdtemp(join(tmpdir(), 'tug-remote-'));
+  await sshd.knownHosts(join(dir, 'known_hosts'));
+  options = {
+    sshConfig: `Host remote\n  HostName ${sshd.host}\n  User root\n  IdentityFile ${sshd.userKey}\n  IdentitiesOnly yes\n`,
+    knownHosts: [join(dir, 'known_hosts')],
+    agent: '',
+    prompts: { unknownHostKey: async () => false, passphrase: async () => undefined, password: async () => undefined },
+    bundle: { tugJs: join(root, 'dist/tug.js'), shim: join(root, 'dist/tug-shim') },
+    // The "remote" machine shares this one's disk: its engine lives in the test's folder.
+    dir: join(dir, 'home'),
+    socket: join(dir, 'tug.sock'),
+    dataRoot: join(dir, 'data'),
+  };
+});
+
+after(async () => {
+  const pid = Number(await readFile(join(dir, 'home/tugd.pid'), 'utf8').catch(() => '0'));
+  if (pid) {
+    const client = new EngineClient(join(dir, 'tug.sock'));
+    for (const c of await client.call<{ Id: string }[]>('GET', '/containers/json?all=1').catch(() => [])) await client.call('DELETE', `/containers/${c.Id}?force=1`).catch(() => {});
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // It never started, or is gone.
+    }
+    for (let i = 0; i < 100; i++) {
+      try {
+        process.kill(pid, 0);
+        await new Promise((r) => setTimeout(r, 50));
+      } catch {
+        break;
+      }
+    }
+  }
+  await sshd?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('from nothing: installed over SFTP, started detached, reached through the forwarded socket', async () => {
+  const remote = await RemoteEngine.open('remote', options);
+  try {
+    assert.deepEqual([remote.uploaded, remote.started], [true, true]);
+    assert.equal(remote.name, 'ssh://root@remote');
+    const version = await new EngineClient(remote).call<{ Platform: { Name: string } }>('GET', '/version');
+    assert.equal(version.Platform.Name, 'Tug');
+    const installed = (await readFile(join(dir, 'home/tugd.pid'), 'utf8')).trim();
+    assert.match(installed, /^\d+$/);
+    const [engineDir] = await import('node:fs/promises').then((fs) => fs.readdir(join(dir, 'home/engine')));
+    assert.match(engineDir, /^[0-9a-f]{16}$/);
+    assert.ok((await stat(join(dir, 'home/engine', engineDir, 'tug-shim'))).mode & 0o100);
+  } finally {
+    remote.close();
+  }
+});
+
+test('a second connection reuses the installed engine and the running daemon; a container runs there', async () => {
+  const remote = await RemoteEngine.open('remote', options);
+  try {
+    assert.deepEqual([remote.uploaded, remote.started], [false, false]);
+    const client = new EngineClient(remote);
+    for await (const m of client.upload<{ error?: string }>('POST', '/images/load?quiet=1', Readable.from([await busyboxArchive('busybox:remote')]), { 'Content-Type': 'application/x-tar' })) {
+      assert.equal(m.error, undefined);
+    }
+    let out = '';
+    const container = await AttachedContainer.start(client, { image: 'busybox:remote', command: ['sh', '-c', 'echo hello from $(hostname)'], tty: false, interactive: false, autoRemove: true }, (d) => (out += d));
+    assert.equal(await container.exited, 0);
+    assert.match(out, /^hello from [0-9a-f]{12}\n$/);
+  } finally {
+    remote.close();
+  }
+});
