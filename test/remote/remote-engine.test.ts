@@ -2,7 +2,7 @@
 // engine installed over SFTP and started detached, the API reached through the socket forwarding;
 // a second connection reuses both; a container runs there.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -11,6 +11,7 @@ import { EngineClient } from '../../runtime-agent/src/cli/client';
 import { RemoteEngine, type RemoteEngineOptions } from '../../runtime-agent/src/remote/remote-engine';
 import { AttachedContainer } from '../../client/src/run';
 import { busyboxArchive } from '../../scripts/busybox-image';
+import { run } from '../helpers/engine';
 import { startSshd, type TestSshd } from '../helpers/sshd';
 
 const root = resolve(__dirname, '../..');
@@ -90,4 +91,21 @@ test('a second connection reuses the installed engine and the running daemon; a 
   } finally {
     remote.close();
   }
+});
+
+test('tug --host ssh://… runs a container there, with ~/.ssh/config and known_hosts of the person', async () => {
+  const home = join(dir, 'person');
+  await mkdir(join(home, '.ssh'), { recursive: true });
+  await writeFile(join(home, '.ssh/config'), options.sshConfig);
+  await copyFile(join(dir, 'known_hosts'), join(home, '.ssh/known_hosts'));
+  const env = { HOME: home, SSH_AUTH_SOCK: '', TUG_REMOTE_DIR: options.dir!, TUG_REMOTE_SOCKET: options.socket!, TUG_REMOTE_DATA_ROOT: options.dataRoot! };
+  const ran = await run(join(root, 'dist/tug.js'), ['--host', 'ssh://remote', 'run', '--rm', 'busybox:remote', 'sh', '-c', 'echo remote $(cat /etc/hostname | cut -c1-3)'], { env });
+  assert.equal(ran.code, 0, ran.stderr);
+  assert.match(ran.stdout, /^remote [0-9a-f]{3}\n$/);
+  // Without a terminal to ask on, a host key not on record connects nothing.
+  await writeFile(join(home, '.ssh/known_hosts'), '');
+  const refused = await run(join(root, 'dist/tug.js'), ['--host', 'ssh://remote', 'ps'], { env });
+  assert.equal(refused.code, 125);
+  assert.match(refused.stderr, /is not known and there is no terminal to ask on/);
+  assert.match(refused.stderr, /was not accepted: not connecting/);
 });

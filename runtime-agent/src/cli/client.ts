@@ -27,7 +27,7 @@ export function engineHost(named: string | undefined, env: NodeJS.ProcessEnv = p
 export function socketPath(host: string): string {
   if (host.startsWith('unix://')) return host.slice('unix://'.length);
   if (host.startsWith('/')) return host;
-  throw new Error(`unsupported host "${host}": only unix:// sockets are supported`);
+  throw new Error(`unsupported host "${host}": unix:// sockets and ssh:// hosts are supported`);
 }
 
 /** Opens a stream to an engine for one request: how a remote engine is reached (over SSH). */

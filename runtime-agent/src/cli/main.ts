@@ -175,7 +175,17 @@ async function main(argv: string[]): Promise<number> {
     process.exit(0);
   }
   const host = engineHost(one(global, '--host', '-H'));
-  const client = new EngineClient(socketPath(host));
+  // Loaded only for a remote engine: the SSH code stays out of every other command and the daemon.
+  const remote = host.startsWith('ssh://') ? await (await import('./remote')).openRemoteEngine(host) : undefined;
+  const client = new EngineClient(remote ?? socketPath(host));
+  try {
+    return await runCommand(client, command, args);
+  } finally {
+    remote?.close();
+  }
+}
+
+async function runCommand(client: EngineClient, command: string, args: string[]): Promise<number> {
   switch (command) {
     case 'build':
       return build(client, args);
