@@ -47,6 +47,14 @@ test('-i passes stdin; output and errors stay apart', async () => {
   assert.equal(r.stderr, 'oops\n');
 });
 
+test('input for a process that has already ended holds nothing up (the engine still stops at the end)', async () => {
+  for (let i = 0; i < 6; i++) {
+    const r = await t.engine.docker(['exec', '-i', 'target', 'true'], { input: 'never read\n' });
+    assert.equal(r.code, 0, r.stderr);
+  }
+  assert.equal((await fetchEngine('/_ping')).body, 'OK');
+});
+
 test('-it: a terminal of the client\'s size', async () => {
   const out = await new Promise<string>((resolve) => {
     execFile('script', ['-qec', `stty rows 21 cols 77; docker exec -it target sh -c 'stty size; tty'`, '/dev/null'], { env: { ...process.env, DOCKER_HOST: t.engine.host }, timeout: 30_000 }, (_e, stdout) => resolve(stdout));

@@ -1,5 +1,6 @@
 // The /containers endpoints of the Docker Engine API.
 
+import { constants as fsConstants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine';
@@ -270,7 +271,9 @@ async function forwardStdin(engine: Engine, record: ContainerRecord, socket: Dup
 export async function forwardInput(socket: Duplex, fifoPath: string): Promise<void> {
   let fifo: FileHandle;
   try {
-    fifo = await open(fifoPath, 'w');
+    // Read-write: the open never waits for a reader, which a process that has already ended
+    // (an exec done before its input came) would never bring; what it did not read is dropped.
+    fifo = await open(fifoPath, fsConstants.O_RDWR);
   } catch {
     return;
   }
