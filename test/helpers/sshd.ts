@@ -29,7 +29,8 @@ export interface TestSshd {
   stop(): Promise<void>;
 }
 
-export async function startSshd(): Promise<TestSshd> {
+/** `config`: more sshd_config lines (SetEnv, say). */
+export async function startSshd(options: { config?: string[] } = {}): Promise<TestSshd> {
   const id = randomBytes(3).toString('hex');
   const ns = `tug-ssh-${id}`;
   // A /30 from 10.213.0.0/16, which the machine does not route otherwise.
@@ -109,6 +110,7 @@ export async function startSshd(): Promise<TestSshd> {
         'AllowTcpForwarding yes',
         'Subsystem sftp internal-sftp',
         'LogLevel ERROR',
+        ...(options.config ?? []),
         '',
       ].join('\n'),
     );

@@ -109,3 +109,16 @@ test('tug --host ssh://… runs a container there, with ~/.ssh/config and known_
   assert.match(refused.stderr, /is not known and there is no terminal to ask on/);
   assert.match(refused.stderr, /was not accepted: not connecting/);
 });
+
+test('a machine without Node is told what it needs, and nothing is installed', async () => {
+  // Its logins find no node: every session's PATH leads nowhere.
+  const bare = await startSshd({ config: ['SetEnv PATH=/nonexistent'] });
+  try {
+    await bare.knownHosts(join(dir, 'known_hosts-bare'));
+    const config = options.sshConfig.replace(`HostName ${sshd.host}`, `HostName ${bare.host}`).replace(`IdentityFile ${sshd.userKey}`, `IdentityFile ${bare.userKey}`);
+    await assert.rejects(RemoteEngine.open('remote', { ...options, sshConfig: config, knownHosts: [join(dir, 'known_hosts-bare')], dir: join(dir, 'bare') }), /the engine needs Node\.js 20 or later on remote, which has none on its PATH: install it there/);
+    await assert.rejects(stat(join(dir, 'bare')), /ENOENT/);
+  } finally {
+    await bare.stop();
+  }
+});

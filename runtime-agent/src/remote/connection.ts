@@ -124,7 +124,11 @@ async function connectOne(target: SshTarget, options: SshOptions, sock?: Duplex)
     ...(sock ? { sock } : {}),
   };
   return new Promise((resolve, reject) => {
-    client.once('ready', () => resolve(client));
+    client.once('ready', () => {
+      // Requests are small writes answered at once: Nagle's wait for more would add tens of ms each.
+      client.setNoDelay(true);
+      resolve(client);
+    });
     client.once('error', (error: Error & { level?: string }) => {
       client.end();
       if (refusal) return reject(refusal);

@@ -103,24 +103,25 @@ export class RemoteEngine implements Dialer {
 
   private async bootstrap(options: RemoteEngineOptions): Promise<void> {
     const where = this.target.alias;
-    const node = await this.run('node --version');
-    const major = Number(/^v(\d+)\./.exec(node.stdout.trim())?.[1] ?? 0);
-    if (node.code !== 0 || major < NODE_MAJOR) {
-      throw new SshError(`the engine needs Node.js ${NODE_MAJOR} or later on ${where}, which has ${node.code === 0 ? `Node.js ${node.stdout.trim()}` : 'none on its PATH'}: install it there (apt-get install nodejs) and connect again`);
-    }
-    const home = (await this.run('printf %s "$HOME"')).stdout;
-    const dir = (options.dir ?? '~/.tug').replace(/^~(?=\/|$)/, home);
     const files = { 'tug.js': options.bundle.tugJs, 'tug-shim': options.bundle.shim };
     const hashes = Object.fromEntries(await Promise.all(Object.entries(files).map(async ([n, f]) => [n, createHash('sha256').update(await readFile(f)).digest('hex')] as const)));
     const version = createHash('sha256').update(JSON.stringify(hashes)).digest('hex').slice(0, 16);
+    // One round trip asks everything: Node's version, where the install goes (~ is the
+    // login's home), the user, and the hashes of this version's files if they are there.
+    const given = options.dir ?? '~/.tug';
+    const dirWord = given.startsWith('~') ? `"$HOME"${quote(given.slice(1))}` : quote(given);
+    const probe = await this.run(`printf '%s\\n' "$(node --version 2>/dev/null)" ${dirWord} "$(id -u)"; cd ${dirWord}/engine/${version} 2>/dev/null && sha256sum tug.js tug-shim`);
+    const [nodeVersion = '', dir = '', uid = '', ...sums] = probe.stdout.split('\n');
+    const major = Number(/^v(\d+)\./.exec(nodeVersion.trim())?.[1] ?? 0);
+    if (major < NODE_MAJOR) {
+      throw new SshError(`the engine needs Node.js ${NODE_MAJOR} or later on ${where}, which has ${nodeVersion.trim() ? `Node.js ${nodeVersion.trim()}` : 'none on its PATH'}: install it there (apt-get install nodejs) and connect again`);
+    }
     const installed = posix.join(dir, 'engine', version);
-    const check = await this.run(`cd ${quote(installed)} 2>/dev/null && sha256sum tug.js tug-shim`);
-    const present = check.code === 0 && Object.entries(hashes).every(([n, h]) => check.stdout.includes(`${h}  ${n}`));
+    const present = Object.entries(hashes).every(([n, h]) => sums.includes(`${h}  ${n}`));
     if (!present) await this.upload(installed, files);
     this.uploaded = !present;
 
     if (await this.answers()) return;
-    const uid = (await this.run('id -u')).stdout.trim();
     const daemon = [
       'node', '--max-semi-space-size=1', '--no-opt', posix.join(installed, 'tug.js'), 'daemon', '--socket', this.socket,
       ...(options.dataRoot ? ['--data-root', options.dataRoot] : []),
