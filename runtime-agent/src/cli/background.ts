@@ -4,10 +4,10 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { EngineClient } from './client';
+import { EngineClient, type Dialer } from './client';
 
-/** Whether an engine answers `/_ping` (with its plain-text OK) on the socket. */
-export async function engineAnswers(socket: string): Promise<boolean> {
+/** Whether an engine answers `/_ping` (with its plain-text OK) on the socket, or through the dialer. */
+export async function engineAnswers(socket: string | Dialer): Promise<boolean> {
   try {
     (await new EngineClient(socket).stream('GET', '/_ping')).resume();
     return true;
@@ -17,7 +17,7 @@ export async function engineAnswers(socket: string): Promise<boolean> {
 }
 
 /** Waits until the engine answers; false after `timeoutMs`. */
-export async function waitForEngine(socket: string, timeoutMs: number): Promise<boolean> {
+export async function waitForEngine(socket: string | Dialer, timeoutMs: number): Promise<boolean> {
   for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
     if (await engineAnswers(socket)) return true;
   }

@@ -11,7 +11,8 @@ import { posix } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Client, SFTPWrapper } from 'ssh2';
-import { EngineClient, type Dialer } from '../cli/client';
+import { engineAnswers, waitForEngine } from '../cli/background';
+import type { Dialer } from '../cli/client';
 import { connectSsh, SshError, type SshOptions } from './connection';
 import { resolveTarget, type SshTarget } from './ssh-config';
 
@@ -121,7 +122,7 @@ export class RemoteEngine implements Dialer {
     if (!present) await this.upload(installed, files);
     this.uploaded = !present;
 
-    if (await this.answers()) return;
+    if (await engineAnswers(this)) return;
     const daemon = [
       'node', '--max-semi-space-size=1', '--no-opt', posix.join(installed, 'tug.js'), 'daemon', '--socket', this.socket,
       ...(options.dataRoot ? ['--data-root', options.dataRoot] : []),
@@ -137,19 +138,10 @@ export class RemoteEngine implements Dialer {
       `mkdir -p ${quote(dir)} || exit 1; ${uid === '0' ? '' : 'sudo -n '}setsid nohup ${daemon} >>${quote(log)} 2>&1 </dev/null & echo $! >${quote(posix.join(dir, 'tugd.pid'))}`,
     );
     if (started.code !== 0) throw new SshError(`the engine did not start on ${where}: ${started.stderr.trim()}`);
-    for (let i = 0; i < 100 && !(await this.answers()); i++) await new Promise((r) => setTimeout(r, 200));
-    if (!(await this.answers())) throw new SshError(`the engine on ${where} did not answer on ${this.socket}; its log: ${log}`);
+    if (!(await waitForEngine(this, 20_000))) throw new SshError(`the engine on ${where} did not answer on ${this.socket}; its log: ${log}`);
     this.started = true;
   }
 
-  private async answers(): Promise<boolean> {
-    try {
-      (await new EngineClient(this).stream('GET', '/_ping')).resume();
-      return true;
-    } catch {
-      return false;
-    }
-  }
 
   /** Uploads the files into a fresh folder beside `installed`, then renames it into place whole. */
   private async upload(installed: string, files: Record<string, string>): Promise<void> {
