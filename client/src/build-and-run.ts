@@ -9,7 +9,7 @@ import { StringDecoder } from 'node:string_decoder';
 import * as vscode from 'vscode';
 import { parse, UsageError } from '../../runtime-agent/src/cli/flags';
 import { buildImage, type BuildResult } from './build';
-import { defaultRepository } from './engines';
+import { defaultRepository } from './repository';
 import type { Log } from './log';
 import { AttachedContainer, portBindings, volumeMount } from './run';
 import type { EngineSession } from './session';

@@ -4,10 +4,10 @@
 
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
+import { engineHost } from '../../runtime-agent/src/cli/client';
 import { BuildAndRun, type BuildAndRunOptions } from './build-and-run';
 import { InspectDocuments, INSPECT_SCHEME, registerContainerCommands } from './container-commands';
 import { ContainersView } from './containers-view';
-import { chooseEngine } from './engines';
 import { EnginesView } from './engines-view';
 import { registerImageCommands } from './image-commands';
 import { ImagesView } from './images-view';
@@ -53,12 +53,13 @@ export function activate(context: vscode.ExtensionContext): TugApi {
   const terminals = new Terminals();
   const hostSetting = () => vscode.workspace.getConfiguration('tug').get<string>('engine.host') || undefined;
   const newSession = () => {
-    const host = chooseEngine(hostSetting());
+    // The setting, else the engine the tug CLI would use (TUG_HOST, DOCKER_HOST, the local tugd).
+    const host = engineHost(hostSetting());
     try {
       return new EngineSession(host);
     } catch (error) {
       void vscode.window.showErrorMessage(`Tug: the engine "${host}" cannot be used: ${(error as Error).message}. Set tug.engine.host to a unix:// socket.`);
-      return new EngineSession(chooseEngine(undefined, {}));
+      return new EngineSession(engineHost(undefined, {}));
     }
   };
   session = newSession();

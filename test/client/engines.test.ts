@@ -1,8 +1,10 @@
-// The engine the extension picks, and the default image name for a folder.
+// The engine the extension picks (the one the tug CLI's rule picks, the setting first), and the
+// default image name for a folder.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { chooseEngine, defaultRepository } from '../../client/src/engines';
+import { defaultRepository } from '../../client/src/repository';
+import { engineHost as chooseEngine } from '../../runtime-agent/src/cli/client';
 import { parseReference } from '../../runtime-agent/src/registry/reference';
 
 test('the setting wins, then TUG_HOST, then DOCKER_HOST, then the local tugd; a bare path is a Unix socket', () => {

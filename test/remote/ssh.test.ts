@@ -2,27 +2,21 @@
 // checked against known_hosts (an unknown one asked about once and added, a changed one refused),
 // keys from files, a wrong key refused with a clear message; and ~/.ssh/config resolution.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import type { Client } from 'ssh2';
 import { connectSsh, type SshPrompts } from '../../runtime-agent/src/remote/connection';
+import { runRemote } from '../../runtime-agent/src/remote/remote-engine';
 import { checkHostKey, fingerprint } from '../../runtime-agent/src/remote/known-hosts';
 import { resolveTarget } from '../../runtime-agent/src/remote/ssh-config';
 import { startSshd, type TestSshd } from '../helpers/sshd';
 
-function exec(client: Client, command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    client.exec(command, (error, stream) => {
-      if (error) return reject(error);
-      let out = '';
-      stream.on('data', (d: Buffer) => (out += d)).on('close', () => resolve(out));
-      stream.stderr.resume();
-    });
-  });
-}
+const exec = async (client: Client, command: string) => (await runRemote(client, command)).stdout;
 
 /** Prompts that answer as told and record what they were asked. */
 function prompts(answers: { hostKey?: boolean } = {}): SshPrompts & { asked: string[] } {
@@ -72,7 +66,7 @@ describe('over a real sshd', () => {
     const knownHosts = join(dir, 'known_hosts-wrong');
     await sshd.knownHosts(knownHosts);
     const other = join(dir, 'other_key');
-    await promisifiedKeygen(other);
+    await keygen(other);
     const asked = prompts();
     await assert.rejects(connectSsh(target(other), { prompts: asked, knownHosts: [knownHosts], agent: '' }), (error: Error) => {
       assert.match(error.message, new RegExp(`cannot log in to root@${sshd.host.replace(/\./g, '\\.')}: the server accepted none of ${other.replace(/[.]/g, '\\.')}`));
@@ -94,10 +88,7 @@ describe('over a real sshd', () => {
   });
 });
 
-async function promisifiedKeygen(file: string): Promise<void> {
-  const { execFile } = await import('node:child_process');
-  await new Promise<void>((resolve, reject) => execFile('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', file], (e) => (e ? reject(e) : resolve())));
-}
+const keygen = (file: string) => promisify(execFile)('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', file]);
 
 test('~/.ssh/config: Host aliases and patterns, the first value wins, IdentityFile adds up, ProxyJump resolves', () => {
   const config = [

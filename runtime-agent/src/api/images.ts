@@ -76,6 +76,26 @@ export function imageRoutes(api: ApiServer, engine: Engine): void {
     return image;
   };
 
+  /**
+   * Answers with Docker's JSON progress stream while `work` brings blobs into the content store
+   * (a pull, a load): garbage collection holds off meanwhile, since those blobs have no image yet.
+   * A failure is the stream's last message, in Docker's shape (the status is 200 by then).
+   */
+  async function blobStream(call: Call, work: (write: (message: object) => void) => Promise<void>): Promise<void> {
+    const res = call.stream('application/json');
+    const write = (message: object) => res.write(JSON.stringify(message) + '\r\n');
+    engine.pulls++;
+    try {
+      await work(write);
+    } catch (error) {
+      const message = (error as Error).message;
+      write({ errorDetail: { message }, error: message });
+    } finally {
+      engine.pulls--;
+    }
+    res.end();
+  }
+
   api.route('POST', '/images/create', async (call) => {
     const fromImage = call.query.get('fromImage');
     if (!fromImage) throw badRequest('importing images (fromSrc) is not supported; give fromImage');
@@ -90,10 +110,7 @@ export function imageRoutes(api: ApiServer, engine: Engine): void {
     const platformText = call.query.get('platform');
     const platform = platformText ? parsePlatform(platformText) : null;
     if (platformText && !platform) throw badRequest(`"${platformText}": unknown operating system or architecture: invalid argument`);
-    const res = call.stream('application/json');
-    const write = (message: object) => res.write(JSON.stringify(message) + '\r\n');
-    engine.pulls++;
-    try {
+    await blobStream(call, async (write) => {
       const request: PullRequest = {
         reference: ref,
         content: engine.content.root,
@@ -104,13 +121,7 @@ export function imageRoutes(api: ApiServer, engine: Engine): void {
       };
       await pullInChild(request, images, write, call.closed);
       engine.events.emit('image', 'pull', familiarName(ref), { name: familiarName(ref) });
-    } catch (error) {
-      const message = (error as Error).message;
-      write({ errorDetail: { message }, error: message });
-    } finally {
-      engine.pulls--;
-    }
-    res.end();
+    });
   });
 
   api.route('GET', '/images/json', async (call) => {
@@ -227,13 +238,10 @@ export function imageRoutes(api: ApiServer, engine: Engine): void {
   // `docker load`: Docker's JSON stream, an error included (the status is 200 by then).
   api.route('POST', '/images/load', async (call) => {
     const quiet = call.query.get('quiet') === null || call.bool('quiet');
-    const res = call.stream('application/json');
-    const write = (message: object) => res.write(JSON.stringify(message) + '\r\n');
     // The body without a way to close it, which would close the connection before the answer.
     const reader = call.req[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
     const body: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: () => ({ next: () => reader.next() }) };
-    engine.pulls++;
-    try {
+    await blobStream(call, async (write) => {
       const loaded = await loadArchive(body, {
         content: engine.content,
         images,
@@ -243,13 +251,7 @@ export function imageRoutes(api: ApiServer, engine: Engine): void {
         mayDelete: () => engine.pulls === 1,
       });
       for (const record of loaded) engine.events.emit('image', 'load', record.id, { name: record.id });
-    } catch (error) {
-      const message = (error as Error).message;
-      write({ errorDetail: { message }, error: message });
-    } finally {
-      engine.pulls--;
-    }
-    res.end();
+    });
     // The rest of a refused archive is read and dropped, so that the client's upload ends.
     try {
       while (!(await reader.next()).done);

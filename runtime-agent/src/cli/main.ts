@@ -175,8 +175,9 @@ async function main(argv: string[]): Promise<number> {
     process.exit(0);
   }
   const host = engineHost(one(global, '--host', '-H'));
-  // Loaded only for a remote engine: the SSH code stays out of every other command and the daemon.
-  const remote = host.startsWith('ssh://') ? await (await import('./remote')).openRemoteEngine(host) : undefined;
+  // The SSH code is a bundle of its own (dist/remote.js), loaded only for a remote engine: the
+  // daemon and every other command start without reading it.
+  const remote = host.startsWith('ssh://') ? await (require('./remote') as typeof import('./remote')).openRemoteEngine(host) : undefined;
   const client = new EngineClient(remote ?? socketPath(host));
   try {
     return await runCommand(client, command, args);

@@ -22,14 +22,18 @@ export interface SshTarget {
 /** OpenSSH's default identities, tried in this order when the config names none. */
 const DEFAULT_IDENTITIES = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
 
-/** ssh_config(5)'s wildcards: * and ?; a pattern list matches if one matches and no negated one does. */
+/** ssh_config(5)'s and known_hosts' wildcards, * and ?, as a case-insensitive whole-name RegExp. */
+export function wildcard(pattern: string): RegExp {
+  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+}
+
+/** A pattern list matches if one of its patterns matches and no negated one does. */
 function hostMatches(patterns: string[], host: string): boolean {
   let matched = false;
   for (const raw of patterns) {
     const negated = raw.startsWith('!');
     const pattern = negated ? raw.slice(1) : raw;
-    const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
-    if (re.test(host)) {
+    if (wildcard(pattern).test(host)) {
       if (negated) return false;
       matched = true;
     }

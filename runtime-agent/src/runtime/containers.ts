@@ -368,7 +368,8 @@ export class Containers {
     return write;
   }
 
-  private emit(action: string, record: ContainerRecord, extra: Record<string, string> = {}): void {
+  /** Tells listeners of the engine's events about a container (execs' too: exec_create…). */
+  emit(action: string, record: ContainerRecord, extra: Record<string, string> = {}): void {
     this.options.events.emit('container', action, record.Id, {
       image: record.Config.Image,
       name: record.Name.slice(1),
@@ -549,11 +550,6 @@ export class Containers {
     const entry = this.find(ref);
     if (!entry.record.State.Running) throw conflict(`Container ${entry.record.Id} is not running`);
     return { record: entry.record, dir: entry.dir, pid: entry.record.State.Pid, cgroupProcs: entry.cgroup?.procsFiles ?? [] };
-  }
-
-  /** Tells listeners of the engine's events about a container (exec_create, exec_start, exec_die). */
-  tell(action: string, record: ContainerRecord, extra: Record<string, string> = {}): void {
-    this.emit(action, record, extra);
   }
 
   /** The host pid of a running container's init, or a 409 naming the container. */

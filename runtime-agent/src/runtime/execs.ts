@@ -51,12 +51,13 @@ export class Execs {
   create(ref: string, config: ExecConfig): string {
     const { record, dir } = this.containers.execTarget(ref);
     // Those of removed containers are forgotten (their folders went with them).
-    for (const [id, exec] of this.execs) if (!this.containers.list().some((c) => c.Id === exec.containerId)) this.execs.delete(id);
+    const live = new Set(this.containers.list().map((c) => c.Id));
+    for (const [id, exec] of this.execs) if (!live.has(exec.containerId)) this.execs.delete(id);
     if (!config.Cmd?.length) throw badRequest('No exec command specified');
     if (config.Privileged) throw badRequest('privileged exec is not supported');
     const id = randomBytes(32).toString('hex');
     this.execs.set(id, { id, containerId: record.Id, config, dir: join(dir, 'exec', id), running: false, exitCode: null, pid: 0, ended: new Promise(() => {}), started: false });
-    this.containers.tell(`exec_create: ${config.Cmd.join(' ')}`, record, { execID: id });
+    this.containers.emit(`exec_create: ${config.Cmd.join(' ')}`, record, { execID: id });
     return id;
   }
 
@@ -128,11 +129,11 @@ export class Execs {
     }
     exec.running = true;
     exec.pid = shim.pid;
-    this.containers.tell(`exec_start: ${config.Cmd!.join(' ')}`, record, { execID: id });
+    this.containers.emit(`exec_start: ${config.Cmd!.join(' ')}`, record, { execID: id });
     exec.ended = shim.exited.then((status) => {
       exec.running = false;
       exec.exitCode = status.exitCode;
-      this.containers.tell('exec_die', record, { execID: id, exitCode: String(status.exitCode) });
+      this.containers.emit('exec_die', record, { execID: id, exitCode: String(status.exitCode) });
       return status;
     });
     return exec;
