@@ -28,7 +28,8 @@ export interface CommandResult {
   stderr: string;
 }
 
-export function run(command: string, args: string[], options: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CommandResult> {
+/** `onStart`: told the child's pid as it starts (to watch it while it runs). */
+export function run(command: string, args: string[], options: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv; onStart?: (pid: number) => void } = {}): Promise<CommandResult> {
   return new Promise((resolve) => {
     const child = execFile(
       command,
@@ -39,6 +40,7 @@ export function run(command: string, args: string[], options: { input?: string; 
         resolve({ code, stdout, stderr });
       },
     );
+    if (child.pid) options.onStart?.(child.pid);
     if (options.input !== undefined) child.stdin?.end(options.input);
     else child.stdin?.end();
   });

@@ -4,7 +4,7 @@
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ export interface TestSshd {
   knownHosts(file: string): Promise<void>;
   /** Stops it; `newHostKey`: starts again with a new host key. */
   restart(options?: { newHostKey?: boolean }): Promise<void>;
-  /** Kills it (the namespace stays, for a restart). */
+  /** Kills it and every session it serves, as a crash of the machine would (the namespace stays, for a restart). */
   kill(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -50,7 +50,13 @@ export async function startSshd(options: { config?: string[] } = {}): Promise<Te
   const kill = async () => {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child!.once('exit', r));
-    child.kill('SIGKILL');
+    for (const pid of await processTree(child.pid!)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // It exited meanwhile.
+      }
+    }
     await exited;
   };
   const keygen = async (file: string) => {
@@ -137,4 +143,18 @@ export async function startSshd(options: { config?: string[] } = {}): Promise<Te
     kill,
     stop,
   };
+}
+
+/** A process and all its descendants (read from /proc): a server and the sessions it forked. */
+async function processTree(pid: number): Promise<number[]> {
+  const parents = new Map<number, number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // After the command's closing parenthesis: the state, then the parent's pid.
+    if (stat) parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) for (const [p, parent] of parents) if (parent === tree[i]) tree.push(p);
+  return tree;
 }

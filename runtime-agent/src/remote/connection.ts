@@ -8,12 +8,12 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Client, utils, type AnyAuthMethod, type AuthenticationType, type ConnectConfig } from 'ssh2';
 import type { Duplex } from 'node:stream';
-import { addHostKey, checkHostKey, fingerprint, hostEntryName, keyType } from './known-hosts';
+import { addHostKey, checkHostKey, fingerprint, hostEntryName, keyAlgorithm, keyType } from './known-hosts';
 import type { SshTarget } from './ssh-config';
 
 export interface SshPrompts {
-  /** A host key never seen: true adds it to known_hosts and goes on. */
-  unknownHostKey(host: string, keyType: string, fingerprint: string): Promise<boolean>;
+  /** A host key never seen (`algorithm`: ED25519, say): true adds it to known_hosts and goes on. */
+  unknownHostKey(host: string, algorithm: string, fingerprint: string): Promise<boolean>;
   /** A locked identity file's passphrase; undefined skips the file. */
   passphrase(file: string): Promise<string | undefined>;
   /** The password the server asks for; undefined gives up. */
@@ -29,7 +29,15 @@ export interface SshOptions {
   readyTimeoutMs?: number;
 }
 
-export class SshError extends Error {}
+/** What went wrong reaching a remote engine; `retryable`: the network, not a refusal, so trying again may work. */
+export class SshError extends Error {
+  constructor(
+    message: string,
+    readonly retryable = false,
+  ) {
+    super(message);
+  }
+}
 
 /** Opens (and authenticates) a connection to the target, through its jump hosts first. */
 export async function connectSsh(target: SshTarget, options: SshOptions): Promise<Client> {
@@ -54,7 +62,7 @@ export async function connectSsh(target: SshTarget, options: SshOptions): Promis
 function forward(client: Client, from: string, to: SshTarget): Promise<Duplex> {
   return new Promise((resolve, reject) => {
     client.forwardOut('127.0.0.1', 0, to.hostName, to.port, (error, stream) => {
-      if (error) reject(new SshError(`the jump host ${from} could not reach ${to.hostName}:${to.port}: ${error.message}`));
+      if (error) reject(new SshError(`the jump host ${from} could not reach ${to.hostName}:${to.port}: ${error.message}`, true));
       else resolve(stream);
     });
   });
@@ -86,7 +94,7 @@ async function connectOne(target: SshTarget, options: SshOptions, sock?: Duplex)
           return false;
         }
       }
-      if (!(await options.prompts.unknownHostKey(where, type, print))) {
+      if (!(await options.prompts.unknownHostKey(where, keyAlgorithm(type), print))) {
         refusal = new SshError(`the host key of ${where} (${type} ${print}) was not accepted: not connecting`);
         return false;
       }
@@ -135,7 +143,7 @@ async function connectOne(target: SshTarget, options: SshOptions, sock?: Duplex)
       if (error.level === 'client-authentication') {
         return reject(new SshError(`cannot log in to ${target.user}@${where}: the server accepted none of ${tried.length ? tried.join(', ') : 'no key or password offered'}. Add a key to the agent, name one with IdentityFile in ~/.ssh/config, or check the user.`));
       }
-      reject(new SshError(`cannot connect to ${where}: ${error.message}`));
+      reject(new SshError(`cannot connect to ${where}: ${error.message}`, true));
     });
     client.connect(config);
   });

@@ -25,6 +25,11 @@ export function keyType(key: Buffer): string {
   return key.subarray(4, 4 + key.readUInt32BE(0)).toString('latin1');
 }
 
+/** The algorithm as OpenSSH names it when it shows a fingerprint: ED25519, ECDSA, RSA. */
+export function keyAlgorithm(type: string): string {
+  return (type.startsWith('ecdsa-') ? 'ecdsa' : type.replace(/^ssh-/, '')).toUpperCase();
+}
+
 function nameMatches(pattern: string, name: string): boolean {
   if (pattern.startsWith('|1|')) {
     const [, , salt, hash] = pattern.split('|');

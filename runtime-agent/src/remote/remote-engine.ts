@@ -59,12 +59,31 @@ export class RemoteEngine implements Dialer {
   uploaded = false;
   started = false;
 
+  /** Whether the connection is still up. */
+  connected = true;
+  private readonly closeListeners = new Set<(error?: Error) => void>();
+  private lastError: Error | undefined;
+
   private constructor(
     readonly name: string,
     readonly target: SshTarget,
     private readonly client: Client,
     readonly socket: string,
-  ) {}
+  ) {
+    // A connection that fails once up (reset, keepalives unanswered) closes right after; its
+    // streams end with it.
+    client.on('error', (error) => (this.lastError = error));
+    client.once('close', () => {
+      this.connected = false;
+      for (const listener of this.closeListeners) listener(this.lastError);
+    });
+  }
+
+  /** Hears the connection close (whatever closed it), with the error that did where there was one. */
+  onClose(listener: (error?: Error) => void): () => void {
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
+  }
 
   /** Connects, installs the engine where this version is missing, and starts it where it does not answer. */
   static async open(address: string, options: RemoteEngineOptions): Promise<RemoteEngine> {
