@@ -1,15 +1,26 @@
 // The Engines view: the engine in use (the `tug.engine.host` setting, else TUG_HOST or
-// DOCKER_HOST, else the local tugd), whether it answers, and its version, OS and disk use.
-// When no engine answers, the view's welcome content offers to start the local one.
+// DOCKER_HOST, else the local tugd), whether it answers — for a remote one, whether its SSH link
+// is up, reconnecting or refused — and its version, OS and disk use; then the engines of the
+// `tug.engines` setting (and the local one, to go back to), each a click away from being used.
+// When the one engine there is does not answer, the view's welcome content offers to start the
+// local one.
 
 import * as vscode from 'vscode';
 import { DEFAULT_SOCKET } from '../../runtime-agent/src/cli/client';
 import { size } from '../../runtime-agent/src/cli/format';
+import { isRemote } from './remote-engines';
 import type { EngineInfo, EngineSession } from './session';
 
 export interface EngineElement {
   host: string;
   active: boolean;
+}
+
+const LOCAL = `unix://${DEFAULT_SOCKET}`;
+
+/** The engines of the `tug.engines` setting. */
+export function listedEngines(): string[] {
+  return vscode.workspace.getConfiguration('tug').get<string[]>('engines', []).filter((h) => typeof h === 'string' && h.trim());
 }
 
 export class EnginesView implements vscode.TreeDataProvider<EngineElement>, vscode.Disposable {
@@ -19,10 +30,12 @@ export class EnginesView implements vscode.TreeDataProvider<EngineElement>, vsco
   private info: EngineInfo | undefined;
   private infoError = '';
   private unsubscribe: () => void = () => {};
+  private readonly settings: vscode.Disposable;
   readonly view: vscode.TreeView<EngineElement>;
 
   constructor(session: EngineSession) {
     this.view = vscode.window.createTreeView('tug.engines', { treeDataProvider: this });
+    this.settings = vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('tug.engines') && this.changes.fire(undefined));
     this.use(session);
   }
 
@@ -30,7 +43,7 @@ export class EnginesView implements vscode.TreeDataProvider<EngineElement>, vsco
     this.unsubscribe();
     this.session = session;
     this.info = undefined;
-    this.unsubscribe = session.containers.onConnection(() => void this.refresh());
+    this.unsubscribe = session.onConnection(() => void this.refresh());
     void this.refresh();
   }
 
@@ -52,27 +65,47 @@ export class EnginesView implements vscode.TreeDataProvider<EngineElement>, vsco
   }
 
   getTreeItem(element: EngineElement): vscode.TreeItem {
-    const info = this.info;
-    const local = this.session.host === `unix://${DEFAULT_SOCKET}`;
-    const item = new vscode.TreeItem(local ? 'Local engine' : element.host);
-    item.id = element.host;
-    item.description = info ? `${info.name} ${info.version}${element.active ? ' · in use' : ''}` : 'not running';
-    item.iconPath = new vscode.ThemeIcon(info ? 'pass-filled' : 'circle-slash', new vscode.ThemeColor(info ? 'charts.green' : 'disabledForeground'));
-    const tooltip = new vscode.MarkdownString(`**${element.host}**\n\n`);
-    if (info) {
-      tooltip.appendMarkdown(`${info.name} ${info.version}  \n${info.os}/${info.arch}, kernel ${info.kernel}`);
-      if (info.diskUse !== undefined) tooltip.appendMarkdown(`  \ndisk use ${size(info.diskUse)}`);
-    } else tooltip.appendMarkdown(this.infoError || 'not reachable');
+    const { host, active } = element;
+    const remote = isRemote(host);
+    const item = new vscode.TreeItem(host === LOCAL ? 'Local engine' : host.replace(/^(ssh|unix):\/\//, ''));
+    item.id = host;
+    const icon = remote ? 'remote' : 'vm';
+    item.iconPath = new vscode.ThemeIcon(icon);
+    const tooltip = new vscode.MarkdownString(`**${host}**\n\n`);
+    // Context keys for the menus: which engine, in use or not, answering or not, listed or not.
+    const context = ['engine', remote ? 'ssh' : 'unix', active ? 'active' : 'inactive'];
+    if (listedEngines().includes(host)) context.push('listed');
+    if (active) {
+      const info = this.info;
+      const problem = this.session.problem();
+      context.push(info ? 'connected' : 'disconnected');
+      if (info) {
+        item.description = `${info.name} ${info.version} · in use`;
+        tooltip.appendMarkdown(`${info.name} ${info.version}  \n${info.os}/${info.arch}, kernel ${info.kernel}`);
+        if (info.diskUse !== undefined) tooltip.appendMarkdown(`  \ndisk use ${size(info.diskUse)}`);
+      } else {
+        item.description = problem?.summary ?? 'not running';
+        tooltip.appendMarkdown(problem?.detail ?? (this.infoError || 'not reachable'));
+      }
+      item.iconPath = new vscode.ThemeIcon(icon, new vscode.ThemeColor(info ? 'charts.green' : 'disabledForeground'));
+    } else {
+      tooltip.appendMarkdown('Not in use: choose "Use This Engine" to switch to it.');
+    }
     item.tooltip = tooltip;
-    item.contextValue = info ? 'engine.connected' : 'engine.disconnected';
+    item.contextValue = context.join(' ');
     return item;
   }
 
   getChildren(element?: EngineElement): EngineElement[] {
     if (element) return [];
-    // No engine answers: no rows, so that the welcome content (Start the local engine) shows.
-    if (!this.info) return [];
-    return [{ host: this.session.host, active: true }];
+    const listed = listedEngines();
+    const active = this.session.host;
+    // Only a local engine, and it does not answer: no rows, so that the welcome content (Start
+    // the local engine) shows. A remote one has a row that tells how its link is doing.
+    if (!this.info && !isRemote(active) && listed.every((h) => h === active)) return [];
+    // With engines listed, the local one stays in reach to go back to (Linux alone runs one).
+    const local = process.platform === 'linux' && listed.length ? [LOCAL] : [];
+    return [...new Set([active, ...local, ...listed])].map((host) => ({ host, active: host === active }));
   }
 
   /** What the view last read of the engine in use (for the API). */
@@ -82,6 +115,7 @@ export class EnginesView implements vscode.TreeDataProvider<EngineElement>, vsco
 
   dispose(): void {
     this.unsubscribe();
+    this.settings.dispose();
     this.view.dispose();
     this.changes.dispose();
   }

@@ -8,11 +8,12 @@ import { engineHost } from '../../runtime-agent/src/cli/client';
 import { BuildAndRun, type BuildAndRunOptions } from './build-and-run';
 import { InspectDocuments, INSPECT_SCHEME, registerContainerCommands } from './container-commands';
 import { ContainersView } from './containers-view';
-import { EnginesView } from './engines-view';
+import { EnginesView, listedEngines, type EngineElement } from './engines-view';
 import { registerImageCommands } from './image-commands';
 import { ImagesView } from './images-view';
 import { startLocalEngine } from './local-engine';
 import { Log } from './log';
+import { engineAddress, isRemote, remoteLink } from './remote-engines';
 import { EngineSession } from './session';
 import { StatusBar } from './status-bar';
 import { Terminals } from './terminal';
@@ -29,6 +30,8 @@ export interface TugApi {
   terminalText(terminal: vscode.Terminal): string | undefined;
   /** The pid of a local engine this extension started itself. */
   startedEnginePid(): number | undefined;
+  /** What the status bar item says. */
+  statusText(): string;
 }
 
 let client: LanguageClient | undefined;
@@ -51,17 +54,41 @@ async function dockerfileOf(target: unknown): Promise<vscode.Uri | undefined> {
 export function activate(context: vscode.ExtensionContext): TugApi {
   const log = new Log();
   const terminals = new Terminals();
-  const hostSetting = () => vscode.workspace.getConfiguration('tug').get<string>('engine.host') || undefined;
+  const config = () => vscode.workspace.getConfiguration('tug');
+  const hostSetting = () => config().get<string>('engine.host') || undefined;
   const newSession = () => {
     // The setting, else the engine the tug CLI would use (TUG_HOST, DOCKER_HOST, the local tugd).
     const host = engineHost(hostSetting());
     try {
-      return new EngineSession(host);
+      return isRemote(host) ? remoteSession(host) : new EngineSession(host);
     } catch (error) {
-      void vscode.window.showErrorMessage(`Tug: the engine "${host}" cannot be used: ${(error as Error).message}. Set tug.engine.host to a unix:// socket.`);
+      void vscode.window.showErrorMessage(`Tug: the engine "${host}" cannot be used: ${(error as Error).message}. Set tug.engine.host to a unix:// socket or an ssh:// host.`);
       return new EngineSession(engineHost(undefined, {}));
     }
   };
+  // A remote engine's link is logged as it goes; a refusal (which is not retried) is told.
+  const remoteSession = (host: string) => {
+    const link = remoteLink(host, context.extensionPath);
+    const next = new EngineSession(host, link);
+    link.onState((state) => {
+      if (state.status === 'connected') log.info(`${host}: connected${state.engine.uploaded ? ', engine installed' : ''}${state.engine.started ? ', engine started' : ''}`);
+      if (state.status !== 'disconnected') return;
+      log.error(`${host}: ${state.error.message}${state.retryAt ? `; trying again at ${new Date(state.retryAt).toLocaleTimeString()}` : ''}`);
+      if (state.retryAt === undefined && session === next) {
+        void vscode.window.showErrorMessage(`Tug: cannot use the engine at ${host}: ${state.error.message}`, 'Reconnect', 'Show the log').then((choice) => {
+          if (choice === 'Reconnect') void vscode.commands.executeCommand('tug.engines.reconnect');
+          if (choice === 'Show the log') log.channel.show();
+        });
+      }
+    });
+    return next;
+  };
+  /** Makes `host` the engine in use, where the setting in force is written (the workspace's, else the user's). */
+  const useEngine = (host: string | undefined) => {
+    const target = config().inspect('engine.host')?.workspaceValue !== undefined ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+    return config().update('engine.host', host, target);
+  };
+  const hostOf = (target: EngineElement | string | undefined) => (typeof target === 'string' ? target : target?.host);
   session = newSession();
   const current = () => session!;
   log.info(`engine: ${session.host}`);
@@ -121,6 +148,46 @@ export function activate(context: vscode.ExtensionContext): TugApi {
       }
     }),
     vscode.commands.registerCommand('tug.refresh', () => use(newSession())),
+    vscode.commands.registerCommand('tug.engines.add', async (given?: string) => {
+      const usage = 'ssh://user@host[:port], a Host of ~/.ssh/config, or unix:///path/to/socket';
+      const text =
+        given ??
+        (await vscode.window.showInputBox({
+          title: 'Tug: Add Engine',
+          prompt: `The engine's address: ${usage}`,
+          placeHolder: 'ssh://me@build-server',
+          ignoreFocusOut: true,
+          validateInput: (v) => (!v.trim() || engineAddress(v) ? undefined : `Not an engine address: give ${usage}`),
+        }));
+      const host = text && engineAddress(text);
+      if (!host) {
+        if (text) void vscode.window.showErrorMessage(`Tug: "${text}" is not an engine address: give ${usage}`);
+        return undefined;
+      }
+      const listed = listedEngines();
+      if (!listed.includes(host)) await config().update('engines', [...listed, host], vscode.ConfigurationTarget.Global);
+      await useEngine(host);
+      return host;
+    }),
+    vscode.commands.registerCommand('tug.engines.use', (target?: EngineElement | string) => {
+      const host = hostOf(target);
+      return host && useEngine(host);
+    }),
+    vscode.commands.registerCommand('tug.engines.remove', async (target?: EngineElement | string) => {
+      const host = hostOf(target);
+      if (!host) return;
+      await config().update('engines', listedEngines().filter((h) => h !== host), vscode.ConfigurationTarget.Global);
+      if (current().host === host) await useEngine(undefined);
+    }),
+    vscode.commands.registerCommand('tug.engines.reconnect', async () => {
+      const link = current().link;
+      if (!link) return use(newSession());
+      try {
+        await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Connecting to ${current().host}` }, () => link.connect());
+      } catch {
+        // The link's state says why: the views show it and the log has it.
+      }
+    }),
     vscode.commands.registerCommand('tug.showLog', () => log.channel.show()),
     { dispose: () => started?.disposable.dispose() },
     ...registerContainerCommands(current, terminals, log),
@@ -149,6 +216,7 @@ export function activate(context: vscode.ExtensionContext): TugApi {
     builds,
     terminalText: (t) => terminals.text(t),
     startedEnginePid: () => started?.pid,
+    statusText: () => status.item.text,
   };
 }
 

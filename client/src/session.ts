@@ -1,7 +1,9 @@
 // One engine in use: its client, and the models the views show, followed from its /events stream.
 // Choosing another engine (the `tug.engine.host` setting) disposes this one and makes a new one.
+// A remote engine's link (SSH, reconnecting) belongs to the session and closes with it.
 
 import { EngineClient, socketPath } from '../../runtime-agent/src/cli/client';
+import type { LinkState, ReconnectingEngine } from '../../runtime-agent/src/remote/reconnecting-engine';
 import { ContainersModel } from './containers';
 import { ImagesModel } from './images';
 
@@ -21,9 +23,12 @@ export class EngineSession {
   readonly images: ImagesModel;
   private started: Promise<void> | undefined;
 
-  /** `host`: `unix:///path` (a bare path too). Throws for hosts this version cannot reach. */
-  constructor(readonly host: string) {
-    this.client = new EngineClient(socketPath(host));
+  /** `host`: `unix:///path` (a bare path too), or `ssh://…` with its `link`. Throws for hosts this version cannot reach. */
+  constructor(
+    readonly host: string,
+    readonly link?: ReconnectingEngine,
+  ) {
+    this.client = new EngineClient(link ?? socketPath(host));
     this.containers = new ContainersModel(this.client);
     this.images = new ImagesModel(this.client);
   }
@@ -36,6 +41,17 @@ export class EngineSession {
 
   get connected(): boolean {
     return this.containers.connected;
+  }
+
+  /** Hears the events stream open and drop, and a remote link's state change. */
+  onConnection(listener: () => void): () => void {
+    const unsubscribe = [this.containers.onConnection(listener), this.link?.onState(listener)];
+    return () => unsubscribe.forEach((u) => u?.());
+  }
+
+  /** Why the engine does not answer, where the session knows more than that. */
+  problem(): LinkProblem | undefined {
+    return this.link && linkProblem(this.link.state);
   }
 
   async info(): Promise<EngineInfo> {
@@ -55,5 +71,29 @@ export class EngineSession {
 
   async dispose(): Promise<void> {
     await Promise.all([this.containers.stop(), this.images.stop()]);
+    this.link?.close();
+  }
+}
+
+/** What a view says of a remote link that is not up: a few words, the whole story, and whether it is being retried. */
+export interface LinkProblem {
+  summary: string;
+  detail: string;
+  retrying: boolean;
+}
+
+export function linkProblem(state: LinkState): LinkProblem | undefined {
+  switch (state.status) {
+    case 'connected':
+      return undefined;
+    case 'idle':
+      return { summary: 'not connected', detail: 'not connected', retrying: false };
+    case 'connecting':
+      return state.attempt > 1
+        ? { summary: 'reconnecting…', detail: `reconnecting (attempt ${state.attempt})`, retrying: true }
+        : { summary: 'connecting…', detail: 'connecting', retrying: false };
+    case 'disconnected':
+      if (state.retryAt === undefined) return { summary: 'not connected', detail: `not connected: ${state.error.message}`, retrying: false };
+      return { summary: 'disconnected · reconnecting', detail: `${state.error.message}; trying again at ${new Date(state.retryAt).toLocaleTimeString()}`, retrying: true };
   }
 }

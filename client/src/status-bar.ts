@@ -20,16 +20,17 @@ export class StatusBar implements vscode.Disposable {
   use(session: EngineSession): void {
     for (const u of this.unsubscribe) u();
     this.session = session;
-    this.unsubscribe = [session.containers.onChange(() => this.render()), session.containers.onConnection(() => this.render())];
+    this.unsubscribe = [session.containers.onChange(() => this.render()), session.onConnection(() => this.render())];
     this.render();
   }
 
   render(): void {
     const s = this.session;
-    const name = s.host === `unix://${DEFAULT_SOCKET}` ? 'local' : s.host.replace(/^unix:\/\//, '');
+    const name = s.host === `unix://${DEFAULT_SOCKET}` ? 'local' : s.host.replace(/^(unix|ssh):\/\//, '');
     if (!s.connected) {
-      this.item.text = `$(circle-slash) Tug: ${name}`;
-      this.item.tooltip = `The engine at ${s.host} is not reachable`;
+      const problem = s.problem();
+      this.item.text = `$(${problem?.retrying ? 'sync~spin' : 'circle-slash'}) Tug: ${name}${problem ? ` (${problem.summary})` : ''}`;
+      this.item.tooltip = `The engine at ${s.host} is not reachable${problem ? `: ${problem.detail}` : ''}`;
       return;
     }
     const running = s.containers.list().filter((c) => c.State === 'running').length;

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { busyboxEngine } from '../helpers/busybox-engine';
+import { startSshd } from '../helpers/sshd';
 import { runExtensionTests, type Outcome } from './run';
 import { buildAndRunByClicks } from './ui';
 import { root } from './workbench';
@@ -29,7 +30,22 @@ async function report(context: TestContext, outcome: Outcome): Promise<void> {
 }
 
 test('VS Code extension host', async (context) => {
-  await report(context, await runExtensionTests({ env: env() }));
+  // The remote engine's machine: a real sshd in a network namespace, named as the Host
+  // `tug-remote` in the ~/.ssh/config of the person VS Code runs as (HOME, a folder of the
+  // test's). The machine is this one, so its engine is the test's own: the extension installs
+  // its bundle in the test's folder and finds the engine answering on the test engine's socket.
+  const sshd = await startSshd();
+  const home = await mkdtemp(join(tmpdir(), 'tug-home-'));
+  try {
+    await mkdir(join(home, '.ssh'));
+    await writeFile(join(home, '.ssh/config'), `Host tug-remote\n  HostName ${sshd.host}\n  User root\n  IdentityFile ${sshd.userKey}\n  IdentitiesOnly yes\n`);
+    await sshd.knownHosts(join(home, '.ssh/known_hosts'));
+    const remote = { HOME: home, SSH_AUTH_SOCK: '', TUG_TEST_SSH_ALIAS: 'tug-remote', TUG_REMOTE_DIR: join(home, 'remote'), TUG_REMOTE_SOCKET: t.engine.socket };
+    await report(context, await runExtensionTests({ env: { ...env(), ...remote } }));
+  } finally {
+    await sshd.stop();
+    await rm(home, { recursive: true, force: true });
+  }
 });
 
 test('the packaged .vsix, installed into VS Code', async (context) => {

@@ -1,7 +1,7 @@
 // A client of the Docker Engine API over a Unix socket (tugd, or any Docker-API engine): JSON
 // calls, JSON-line streams, and hijacked attach streams.
 
-import { request, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { Agent, request, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Readable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
@@ -37,20 +37,34 @@ export interface Dialer {
   dial(): Promise<Duplex>;
 }
 
+/** An HTTP agent whose every connection is a stream the dialer opens. */
+class DialerAgent extends Agent {
+  constructor(private readonly dialer: Dialer) {
+    super();
+  }
+
+  override createConnection(_options: unknown, done: (error: Error | null, stream?: Duplex) => void): undefined {
+    this.dialer.dial().then((stream) => done(null, stream), (error: Error) => done(error));
+    return undefined;
+  }
+}
+
 export class EngineClient {
   /** `target`: a Unix socket's path, or a dialer for an engine reached otherwise. */
   constructor(private readonly target: string | Dialer) {}
 
-  /** How http.request reaches the engine. */
-  private get connection(): Pick<RequestOptions, 'socketPath' | 'createConnection'> {
+  private dialerAgent: Agent | undefined;
+
+  /**
+   * How http.request reaches the engine: a socket path, or an agent whose connections the
+   * dialer opens. (An agent rather than a bare createConnection: VS Code's extension host wraps
+   * http.request to add proxy support, and keeps a request's own agent but not its createConnection.)
+   */
+  private get connection(): Pick<RequestOptions, 'socketPath' | 'agent'> {
     const target = this.target;
     if (typeof target === 'string') return { socketPath: target };
-    return {
-      createConnection: (_options, done) => {
-        target.dial().then((stream) => done(null, stream), (error: Error) => done(error, undefined as unknown as Duplex));
-        return undefined;
-      },
-    };
+    this.dialerAgent ??= new DialerAgent(target);
+    return { agent: this.dialerAgent };
   }
 
   private get where(): string {
