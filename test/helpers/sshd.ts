@@ -4,8 +4,7 @@
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,8 +15,12 @@ export interface TestSshd {
   /** Its address in the namespace. */
   readonly host: string;
   readonly port: number;
+  /** The network namespace it serves in. */
+  readonly namespace: string;
   /** A private key (no passphrase) that logs in as root. */
   readonly userKey: string;
+  /** Lets the key of this public line (`ssh-ed25519 AAAA… comment`) log in too. */
+  authorize(publicKey: string): Promise<void>;
   /** Its host key's public line (`ssh-ed25519 AAAA…`). */
   hostKey(): Promise<string>;
   /** A known_hosts file that already trusts it. */
@@ -29,15 +32,19 @@ export interface TestSshd {
   stop(): Promise<void>;
 }
 
-/** `config`: more sshd_config lines (SetEnv, say). */
-export async function startSshd(options: { config?: string[] } = {}): Promise<TestSshd> {
+/**
+ * `config`: more sshd_config lines (SetEnv, say). `behind`: serve on 127.0.0.1:2222 inside that
+ * server's namespace, which only that server's machine reaches (a host behind a jump host).
+ */
+export async function startSshd(options: { config?: string[]; behind?: TestSshd } = {}): Promise<TestSshd> {
   const id = randomBytes(3).toString('hex');
-  const ns = `tug-ssh-${id}`;
+  const ns = options.behind?.namespace ?? `tug-ssh-${id}`;
   // A /30 from 10.213.0.0/16, which the machine does not route otherwise.
   const subnet = `10.213.${randomInt(1, 254)}`;
   const [hostSide, nsSide] = [`tugh${id}`, `tugn${id}`];
   const dir = await mkdtemp(join(tmpdir(), 'tug-sshd-'));
-  const host = `${subnet}.2`;
+  const host = options.behind ? '127.0.0.1' : `${subnet}.2`;
+  const port = options.behind ? 2222 : 22;
   const cleanups: (() => Promise<unknown>)[] = [];
   let child: ChildProcess | undefined;
 
@@ -66,14 +73,13 @@ export async function startSshd(options: { config?: string[] } = {}): Promise<Te
   };
   const listening = async () => {
     for (let i = 0; i < 100; i++) {
-      const ok = await new Promise<boolean>((resolve) => {
-        const s = connect(22, host, () => (s.destroy(), resolve(true))).on('error', () => resolve(false));
-      });
+      // Asked from inside its namespace: a server behind another is reached from nowhere else.
+      const ok = await sh('nsenter', `--net=/run/netns/${ns}`, 'bash', '-c', `exec 3<>/dev/tcp/${host}/${port}`).then(() => true, () => false);
       if (ok) return;
       if (child?.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error(`sshd did not listen on ${host}:22`);
+    throw new Error(`sshd did not listen on ${host}:${port}`);
   };
   const start = async () => {
     let stderr = '';
@@ -86,7 +92,7 @@ export async function startSshd(options: { config?: string[] } = {}): Promise<Te
     });
   };
 
-  try {
+  const makeNamespace = async () => {
     await sh('ip', 'netns', 'add', ns);
     cleanups.push(() => sh('ip', 'netns', 'delete', ns));
     await sh('ip', 'link', 'add', hostSide, 'type', 'veth', 'peer', 'name', nsSide);
@@ -95,6 +101,10 @@ export async function startSshd(options: { config?: string[] } = {}): Promise<Te
     await sh('ip', 'addr', 'add', `${subnet}.1/30`, 'dev', hostSide);
     await sh('ip', 'link', 'set', hostSide, 'up');
     for (const cmd of [['addr', 'add', `${host}/30`, 'dev', nsSide], ['link', 'set', nsSide, 'up'], ['link', 'set', 'lo', 'up']]) await sh('ip', 'netns', 'exec', ns, 'ip', ...cmd);
+  };
+
+  try {
+    if (!options.behind) await makeNamespace();
     await mkdir('/run/sshd', { recursive: true, mode: 0o755 }); // its privilege separation directory
     await keygen(join(dir, 'host_key'));
     await keygen(join(dir, 'user_key'));
@@ -103,7 +113,7 @@ export async function startSshd(options: { config?: string[] } = {}): Promise<Te
       join(dir, 'sshd_config'),
       [
         `ListenAddress ${host}`,
-        'Port 22',
+        `Port ${port}`,
         `HostKey ${join(dir, 'host_key')}`,
         `PidFile ${join(dir, 'sshd.pid')}`,
         `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
@@ -129,11 +139,15 @@ export async function startSshd(options: { config?: string[] } = {}): Promise<Te
   const hostKey = async () => (await readFile(join(dir, 'host_key.pub'), 'utf8')).split(' ').slice(0, 2).join(' ');
   return {
     host,
-    port: 22,
+    port,
+    namespace: ns,
     userKey: join(dir, 'user_key'),
     hostKey,
+    async authorize(publicKey) {
+      await appendFile(join(dir, 'authorized_keys'), publicKey.endsWith('\n') ? publicKey : `${publicKey}\n`);
+    },
     async knownHosts(file) {
-      await writeFile(file, `${host} ${await hostKey()}\n`);
+      await writeFile(file, `${port === 22 ? host : `[${host}]:${port}`} ${await hostKey()}\n`);
     },
     async restart(options = {}) {
       await kill();

@@ -1,10 +1,11 @@
 // The SSH layer against a real OpenSSH server in a network namespace of the test's own: host keys
 // checked against known_hosts (an unknown one asked about once and added, a changed one refused),
-// keys from files, a wrong key refused with a clear message; and ~/.ssh/config resolution.
+// keys from the agent and from files (a locked one unlocked by its passphrase), a wrong key refused
+// with a clear message, a host reached through a jump host; and ~/.ssh/config resolution.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -76,6 +77,65 @@ describe('over a real sshd', () => {
     assert.deepEqual(asked.asked, [], 'no password asked for: this server takes none');
   });
 
+  test('keys from the agent (SSH_AUTH_SOCK) log in', async () => {
+    const socket = join(dir, 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+    try {
+      for (let i = 0; !(await stat(socket).then(() => true, () => false)); i++) {
+        if (i === 100) throw new Error('ssh-agent did not start');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await promisify(execFile)('ssh-add', ['-q', sshd.userKey], { env: { ...process.env, SSH_AUTH_SOCK: socket } });
+      const knownHosts = join(dir, 'known_hosts-agent');
+      await sshd.knownHosts(knownHosts);
+      // No identity file to fall back on: the agent's key alone logs in.
+      const noFiles = resolveTarget(`ssh://root@${sshd.host}`, `Host *\n  IdentityFile ${join(dir, 'absent')}\n`);
+      const client = await connectSsh(noFiles, { prompts: prompts(), knownHosts: [knownHosts], agent: socket });
+      assert.equal(await exec(client, 'echo agent'), 'agent\n');
+      client.end();
+      await assert.rejects(connectSsh(noFiles, { prompts: prompts(), knownHosts: [knownHosts], agent: '' }), /the server accepted none of no key or password offered/);
+    } finally {
+      agent.kill();
+    }
+  });
+
+  test('a key locked with a passphrase is asked for it; a wrong one is told', async () => {
+    const locked = join(dir, 'locked_key');
+    await keygen(locked, 'open sesame');
+    await sshd.authorize(await readFile(`${locked}.pub`, 'utf8'));
+    const knownHosts = join(dir, 'known_hosts-locked');
+    await sshd.knownHosts(knownHosts);
+    const asked: string[] = [];
+    const unlocking = { ...prompts(), passphrase: async (file: string) => (asked.push(file), 'open sesame') };
+    const client = await connectSsh(target(locked), { prompts: unlocking, knownHosts: [knownHosts], agent: '' });
+    assert.equal(await exec(client, 'echo unlocked'), 'unlocked\n');
+    client.end();
+    assert.deepEqual(asked, [locked]);
+    const wrong = { ...prompts(), passphrase: async () => 'open barley' };
+    await assert.rejects(connectSsh(target(locked), { prompts: wrong, knownHosts: [knownHosts], agent: '' }), new RegExp(`^Error: ${locked.replace(/[.]/g, '\\.')}: wrong passphrase`));
+  });
+
+  test('ProxyJump: a host that only the jump host reaches, through one hop', async () => {
+    // Its sshd listens on 127.0.0.1:2222 inside the jump host's namespace: nothing here reaches it directly.
+    const inner = await startSshd({ behind: sshd });
+    try {
+      const knownHosts = join(dir, 'known_hosts-jump');
+      await sshd.knownHosts(join(dir, 'jump'));
+      await inner.knownHosts(join(dir, 'inner'));
+      await writeFile(knownHosts, (await readFile(join(dir, 'jump'), 'utf8')) + (await readFile(join(dir, 'inner'), 'utf8')));
+      const config = [
+        `Host jump\n  HostName ${sshd.host}\n  User root\n  IdentityFile ${sshd.userKey}\n  IdentitiesOnly yes`,
+        `Host inner\n  HostName 127.0.0.1\n  Port 2222\n  User root\n  IdentityFile ${inner.userKey}\n  IdentitiesOnly yes\n  ProxyJump jump\n`,
+      ].join('\n');
+      const client = await connectSsh(resolveTarget('inner', config), { prompts: prompts(), knownHosts: [knownHosts], agent: '' });
+      // The shell is the inner server's: it was reached on 127.0.0.1 port 2222 of that namespace.
+      assert.match(await exec(client, 'echo $SSH_CONNECTION'), / 127\.0\.0\.1 2222\n$/);
+      client.end();
+    } finally {
+      await inner.stop();
+    }
+  });
+
   test('a changed host key refuses the connection with OpenSSH\'s warning; a hashed entry is matched too', async () => {
     const knownHosts = join(dir, 'known_hosts-hashed');
     const salt = randomBytes(20);
@@ -89,7 +149,7 @@ describe('over a real sshd', () => {
   });
 });
 
-const keygen = (file: string) => promisify(execFile)('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', file]);
+const keygen = (file: string, passphrase = '') => promisify(execFile)('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-f', file]);
 
 test('~/.ssh/config: Host aliases and patterns, the first value wins, IdentityFile adds up, ProxyJump resolves', () => {
   const config = [

@@ -117,7 +117,11 @@ async function connectOne(target: SshTarget, options: SshOptions, sock?: Duplex)
         const ready = await method.make();
         if (ready) return next(ready);
       }
-    })();
+    })().catch((error: Error) => {
+      // A key that cannot be unlocked (a wrong passphrase) ends the login, saying so.
+      refusal = error instanceof SshError ? error : new SshError(`cannot log in to ${target.user}@${where}: ${error.message}`);
+      next(false as unknown as AuthenticationType);
+    });
   };
 
   const client = new Client();
