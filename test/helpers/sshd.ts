@@ -35,8 +35,10 @@ export interface TestSshd {
 /**
  * `config`: more sshd_config lines (SetEnv, say). `behind`: serve on 127.0.0.1:2222 inside that
  * server's namespace, which only that server's machine reaches (a host behind a jump host).
+ * `rootPassword`: root may log in with this password too (as this server alone sees it: a copy of
+ * /etc/shadow is mounted over the real one in a mount namespace of the server's own).
  */
-export async function startSshd(options: { config?: string[]; behind?: TestSshd } = {}): Promise<TestSshd> {
+export async function startSshd(options: { config?: string[]; behind?: TestSshd; rootPassword?: string } = {}): Promise<TestSshd> {
   const id = randomBytes(3).toString('hex');
   const ns = options.behind?.namespace ?? `tug-ssh-${id}`;
   // A /30 from 10.213.0.0/16, which the machine does not route otherwise.
@@ -85,7 +87,9 @@ export async function startSshd(options: { config?: string[]; behind?: TestSshd 
     let stderr = '';
     // nsenter joins the network namespace alone (`ip netns exec` would also remount /sys, hiding
     // the cgroup mounts from what the server starts: an engine, say).
-    child = spawn('nsenter', [`--net=/run/netns/${ns}`, '/usr/sbin/sshd', '-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const sshd = ['/usr/sbin/sshd', '-D', '-e', '-f', join(dir, 'sshd_config')];
+    const shadowed = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc/shadow && exec "$@"', join(dir, 'shadow')];
+    child = spawn('nsenter', [`--net=/run/netns/${ns}`, ...(options.rootPassword ? shadowed : []), ...sshd], { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr!.on('data', (d) => (stderr += d));
     await listening().catch((e: Error) => {
       throw new Error(`${e.message}: ${stderr}`);
@@ -109,9 +113,17 @@ export async function startSshd(options: { config?: string[]; behind?: TestSshd 
     await keygen(join(dir, 'host_key'));
     await keygen(join(dir, 'user_key'));
     await writeFile(join(dir, 'authorized_keys'), await readFile(join(dir, 'user_key.pub')), { mode: 0o600 });
+    if (options.rootPassword) {
+      const { stdout: hash } = await run('perl', ['-e', 'print crypt($ARGV[0], q($6$) . $ARGV[1])', options.rootPassword, randomBytes(6).toString('hex')]);
+      const shadow = (await readFile('/etc/shadow', 'utf8')).replace(/^root:[^:]*:/m, `root:${hash}:`);
+      await writeFile(join(dir, 'shadow'), shadow, { mode: 0o640 });
+    }
     await writeFile(
       join(dir, 'sshd_config'),
       [
+        // sshd keeps the first value it reads for a keyword: these come first to change the rest.
+        ...(options.config ?? []),
+        ...(options.rootPassword ? ['PasswordAuthentication yes', 'PermitRootLogin yes'] : []),
         `ListenAddress ${host}`,
         `Port ${port}`,
         `HostKey ${join(dir, 'host_key')}`,
@@ -126,7 +138,6 @@ export async function startSshd(options: { config?: string[]; behind?: TestSshd 
         'AllowTcpForwarding yes',
         'Subsystem sftp internal-sftp',
         'LogLevel ERROR',
-        ...(options.config ?? []),
         '',
       ].join('\n'),
     );

@@ -1,7 +1,8 @@
 // The SSH layer against a real OpenSSH server in a network namespace of the test's own: host keys
 // checked against known_hosts (an unknown one asked about once and added, a changed one refused),
-// keys from the agent and from files (a locked one unlocked by its passphrase), a wrong key refused
-// with a clear message, a host reached through a jump host; and ~/.ssh/config resolution.
+// keys from the agent and from files (a locked one unlocked by its passphrase), a password where
+// the server takes one, a wrong key refused with a clear message, a host reached through a jump
+// host; and ~/.ssh/config resolution.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
@@ -113,6 +114,24 @@ describe('over a real sshd', () => {
     assert.deepEqual(asked, [locked]);
     const wrong = { ...prompts(), passphrase: async () => 'open barley' };
     await assert.rejects(connectSsh(target(locked), { prompts: wrong, knownHosts: [knownHosts], agent: '' }), new RegExp(`^Error: ${locked.replace(/[.]/g, '\\.')}: wrong passphrase`));
+  });
+
+  test('a password is asked for where the server takes one; a wrong one is refused', async () => {
+    const server = await startSshd({ rootPassword: 'correct horse' });
+    try {
+      const knownHosts = join(dir, 'known_hosts-password');
+      await server.knownHosts(knownHosts);
+      const noKeys = resolveTarget(`ssh://root@${server.host}`, `Host *\n  IdentityFile ${join(dir, 'absent')}\n  IdentitiesOnly yes\n`);
+      const asked: string[] = [];
+      const typing = (password: string) => ({ ...prompts(), password: async (who: string) => (asked.push(who), password) });
+      const client = await connectSsh(noKeys, { prompts: typing('correct horse'), knownHosts: [knownHosts], agent: '' });
+      assert.equal(await exec(client, 'echo in'), 'in\n');
+      client.end();
+      assert.deepEqual(asked, [`root@${server.host}`]);
+      await assert.rejects(connectSsh(noKeys, { prompts: typing('battery staple'), knownHosts: [knownHosts], agent: '' }), /cannot log in to root@[\d.]+: the server accepted none of a password/);
+    } finally {
+      await server.stop();
+    }
   });
 
   test('ProxyJump: a host that only the jump host reaches, through one hop', async () => {
