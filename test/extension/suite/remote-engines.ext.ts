@@ -1,17 +1,18 @@
 // Remote engines in the Engines view: the test host (a real sshd in a network namespace of the
-// runner's, named as a Host of the ~/.ssh/config the runner wrote) added as an engine, used over
-// SSH, its containers listed in the Containers view; and a host that does not answer, which the
+// runner's, named as a Host of the ~/.ssh/config the runner wrote) added as an engine and used
+// over SSH: Build and Run there, the container in the Containers view with its processes; and a host that does not answer, which the
 // views say they keep trying to reach.
 import assert from 'node:assert/strict';
 import { suite, test } from 'mocha';
 import * as vscode from 'vscode';
+import type { BuildAndRunOutcome } from '../../../client/src/build-and-run';
 import type { ContainerElement } from '../../../client/src/containers-view';
-import { testImage, tug, until } from './helpers';
+import { testImage, tug, until, workspaceFolder } from './helpers';
 
 suite('Remote engines', () => {
   const config = () => vscode.workspace.getConfiguration('tug');
 
-  test('adds the test host as an engine, uses it over SSH, and lists its containers', async () => {
+  test('adds the test host as an engine, uses it over SSH: Build and Run there, its containers and their processes listed', async () => {
     const alias = process.env.TUG_TEST_SSH_ALIAS;
     if (!alias) throw new Error('TUG_TEST_SSH_ALIAS is not set: run the suite through test/extension/vscode.test.ts');
     const api = await tug();
@@ -31,17 +32,30 @@ suite('Remote engines', () => {
       assert.equal(item.contextValue, 'engine ssh active listed connected');
       assert.equal(api.engines.getTreeItem(rows[1]).contextValue, 'engine unix inactive');
 
-      // A container made through the remote engine shows in the view.
-      const client = api.session().client;
-      ({ Id: id } = await client.call<{ Id: string }>('POST', '/containers/create', { Image: testImage(), Cmd: ['sleep', '60'] }));
-      await client.call('POST', `/containers/${id}/start`);
+      // Build and Run there: the context goes over SSH, the container's output comes back.
+      const dir = await workspaceFolder('remote-app', {
+        Dockerfile: `FROM ${testImage()}\nCOPY greeting /greeting\nCMD ["sh", "-c", "trap 'exit 0' TERM; cat /greeting; sleep 300 & wait"]\n`,
+        greeting: 'hello from over there\n',
+      });
+      const outcome = (await vscode.commands.executeCommand<BuildAndRunOutcome>('tug.buildAndRun', vscode.Uri.joinPath(dir, 'Dockerfile'), { tag: 'remote-app:latest' }))!;
+      assert.equal(outcome.error, undefined);
+      id = outcome.containerId;
+      await until('its output in the terminal', () => api.terminalText(outcome.terminal)?.includes('hello from over there'));
+      // It shows in the Containers view, running, and expands into its processes.
       const row = await until('the container in the Containers view, running', async () => {
         const found = (await api.containers.getChildren()).find((e): e is ContainerElement & { kind: 'container' } => e.kind === 'container' && e.id === id);
-        return found && String(api.containers.getTreeItem(found).description).startsWith(`${testImage()} · Up `) && found;
+        return found && String(api.containers.getTreeItem(found).description).startsWith('remote-app:latest · Up ') && found;
       });
       assert.equal(api.containers.getTreeItem(row).contextValue, 'container.running');
+      const [root] = await until('its processes', async () => {
+        const r = await api.containers.getChildren(row);
+        return r[0]?.kind === 'process' && r[0].process.children.some((c) => c.command.startsWith('sleep 300')) && r;
+      });
+      assert.equal(root.kind === 'process' && root.process.pid, 1);
+      outcome.terminal.dispose();
     } finally {
       if (id) await api.session().client.call('DELETE', `/containers/${id}?force=1`).catch(() => {});
+      await api.session().client.call('DELETE', '/images/remote-app:latest').catch(() => {});
       await vscode.commands.executeCommand('tug.engines.remove', host);
     }
     assert.deepEqual(config().get('engines'), []);
