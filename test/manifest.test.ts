@@ -10,7 +10,7 @@ import { DEFAULT_SETTINGS, readSettings } from '../server/src/settings';
 const manifest = JSON.parse(readFileSync('package.json', 'utf8'));
 const all: Record<string, { default: unknown }> = manifest.contributes.configuration.properties;
 /** The extension's own settings (the engine, Build and Run); the rest are the server's. */
-const CLIENT_SETTINGS = ['tug.engine.host', 'tug.engine.dataRoot', 'tug.buildAndRun'];
+const CLIENT_SETTINGS = ['tug.engine.host', 'tug.engines', 'tug.engine.dataRoot', 'tug.buildAndRun'];
 const properties = Object.fromEntries(Object.entries(all).filter(([k]) => !CLIENT_SETTINGS.includes(k)));
 
 function leaves(value: unknown, prefix: string[] = []): [string, unknown][] {

@@ -27,6 +27,9 @@ export interface TestSshd {
   knownHosts(file: string): Promise<void>;
   /** Stops it; `newHostKey`: starts again with a new host key. */
   restart(options?: { newHostKey?: boolean }): Promise<void>;
+  /** Takes its machine off the network without a word (its end of the veth pair down), and back. */
+  unplug(): Promise<void>;
+  plug(): Promise<void>;
   /** Kills it and every session it serves, as a crash of the machine would (the namespace stays, for a restart). */
   kill(): Promise<void>;
   stop(): Promise<void>;
@@ -165,6 +168,8 @@ export async function startSshd(options: { config?: string[]; behind?: TestSshd;
       if (options.newHostKey) await keygen(join(dir, 'host_key'));
       await start();
     },
+    unplug: () => sh('ip', 'netns', 'exec', ns, 'ip', 'link', 'set', nsSide, 'down').then(() => {}),
+    plug: () => sh('ip', 'netns', 'exec', ns, 'ip', 'link', 'set', nsSide, 'up').then(() => {}),
     kill,
     stop,
   };

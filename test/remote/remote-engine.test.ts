@@ -1,7 +1,7 @@
 // A remote engine from nothing, over a real sshd in a network namespace of the test's own: the
 // engine installed over SFTP and started detached, the API reached through the socket forwarding;
 // a second connection reuses both; a container runs there; `tug --host ssh://` runs and builds;
-// a link that loses its server says so and connects again when it is back.
+// a link that loses its server (killed, or gone silent) says so and connects again when it is back.
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -194,6 +194,27 @@ test('the SSH server killed mid-stream: the stream ends, the link says so, and i
     await until(() => seen.includes('tick'));
     again.destroy();
     await client.call('DELETE', `/containers/${id}?force=1`);
+  } finally {
+    link.close();
+  }
+});
+
+test('a network that goes silent is noticed by ServerAliveInterval\'s keepalives, and the link reconnects when it is back', async () => {
+  const sshConfig = `${options.sshConfig}  ServerAliveInterval 1\n`;
+  const link = new ReconnectingEngine('remote', async () => ({ ...options, sshConfig }), { firstMs: 500, maxMs: 1000 });
+  const client = new EngineClient(link);
+  try {
+    await client.call('GET', '/version');
+    // No reset, no close: packets are dropped, and only unanswered keepalives tell.
+    await sshd.unplug();
+    try {
+      await until(() => link.state.status === 'disconnected', 15_000);
+      assert.match(link.state.status === 'disconnected' ? link.state.error.message : '', /^the connection to remote dropped \(Keepalive timeout\)$/);
+    } finally {
+      await sshd.plug();
+    }
+    await until(() => link.state.status === 'connected', 30_000);
+    assert.equal((await client.call<{ Platform: { Name: string } }>('GET', '/version')).Platform.Name, 'Tug');
   } finally {
     link.close();
   }

@@ -55,7 +55,11 @@ export async function openRemoteEngine(host: string, env: NodeJS.ProcessEnv = pr
   return RemoteEngine.open(host, await remoteEngineOptions(terminalPrompts, process.argv[1], env));
 }
 
-/** The engine at an ssh:// host, connected when first used and again after a drop. */
+/**
+ * The engine at an ssh:// host, connected when first used and again after a drop. It lives long
+ * and idles: keepalives every 15 s (unless ServerAliveInterval says otherwise) notice a network
+ * that went away without a word.
+ */
 export function reconnectingEngine(host: string, prompts: SshPrompts, tugJs: string, env: NodeJS.ProcessEnv = process.env): ReconnectingEngine {
-  return new ReconnectingEngine(host, () => remoteEngineOptions(prompts, tugJs, env));
+  return new ReconnectingEngine(host, async () => ({ ...(await remoteEngineOptions(prompts, tugJs, env)), keepaliveSeconds: 15 }));
 }

@@ -27,6 +27,8 @@ export interface SshOptions {
   /** The agent's socket; default SSH_AUTH_SOCK. */
   agent?: string;
   readyTimeoutMs?: number;
+  /** Seconds between keepalives where the config sets no ServerAliveInterval (default: none, as OpenSSH). */
+  keepaliveSeconds?: number;
 }
 
 /** What went wrong reaching a remote engine; `retryable`: the network, not a refusal, so trying again may work. */
@@ -132,7 +134,9 @@ async function connectOne(target: SshTarget, options: SshOptions, sock?: Duplex)
     hostVerifier,
     authHandler: authHandler as ConnectConfig['authHandler'],
     readyTimeout: options.readyTimeoutMs ?? 20_000,
-    keepaliveInterval: target.serverAliveInterval * 1000,
+    // Three unanswered keepalives end the connection (OpenSSH's ServerAliveCountMax).
+    keepaliveInterval: (target.serverAliveInterval || options.keepaliveSeconds || 0) * 1000,
+    keepaliveCountMax: 3,
     ...(sock ? { sock } : {}),
   };
   return new Promise((resolve, reject) => {

@@ -12,7 +12,9 @@ import { testImage, tug, until, workspaceFolder } from './helpers';
 suite('Remote engines', () => {
   const config = () => vscode.workspace.getConfiguration('tug');
 
-  test('adds the test host as an engine, uses it over SSH: Build and Run there, its containers and their processes listed', async () => {
+  test('adds the test host as an engine, uses it over SSH: Build and Run there, its containers and their processes listed', async function () {
+    // Installing the engine there, a build and a run: more than a view's usual wait on a busy machine.
+    this.timeout(120_000);
     const alias = process.env.TUG_TEST_SSH_ALIAS;
     if (!alias) throw new Error('TUG_TEST_SSH_ALIAS is not set: run the suite through test/extension/vscode.test.ts');
     const api = await tug();
