@@ -36,10 +36,12 @@ suite('Remote engines', () => {
 
       // Build and Run there: the context goes over SSH, the container's output comes back.
       const dir = await workspaceFolder('remote-app', {
-        Dockerfile: `FROM ${testImage()}\nCOPY greeting /greeting\nCMD ["sh", "-c", "trap 'exit 0' TERM; cat /greeting; sleep 300 & wait"]\n`,
+        Dockerfile: `FROM ${testImage()}\nCOPY greeting /greeting\n`,
         greeting: 'hello from over there\n',
       });
-      const outcome = (await vscode.commands.executeCommand<BuildAndRunOutcome>('tug.buildAndRun', vscode.Uri.joinPath(dir, 'Dockerfile'), { tag: 'remote-app:latest' }))!;
+      // Options of its own: other tests leave theirs remembered for the workspace.
+      const run = { tag: 'remote-app:latest', command: ['sh', '-c', "trap 'exit 0' TERM; cat /greeting; sleep 300 & wait"], env: [], interactive: true, autoRemove: false };
+      const outcome = (await vscode.commands.executeCommand<BuildAndRunOutcome>('tug.buildAndRun', vscode.Uri.joinPath(dir, 'Dockerfile'), run))!;
       assert.equal(outcome.error, undefined);
       id = outcome.containerId;
       await until('its output in the terminal', () => api.terminalText(outcome.terminal)?.includes('hello from over there'));
