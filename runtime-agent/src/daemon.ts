@@ -37,6 +37,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     engine,
     async close() {
       await api.close();
+      await engine.containers.close();
       await engine.monitors.close();
       await engine.containers.flush();
       // The engine's own cgroups go when empty; containers that outlive it keep them.

@@ -5,6 +5,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine';
 import { logSize, readLog, type LogEntry } from '../runtime/logs';
+import { portSummary } from '../runtime/ports';
 import { top } from '../runtime/top';
 import type { ContainerRecord, CreateBody } from '../runtime/containers';
 import { badRequest } from './errors';
@@ -53,12 +54,12 @@ function summary(record: ContainerRecord) {
     ImageID: record.Image,
     Command: [record.Path, ...record.Args].join(' '),
     Created: Math.floor(Date.parse(record.Created) / 1000),
-    Ports: [],
+    Ports: portSummary(record.NetworkSettings.Ports),
     Labels: record.Config.Labels,
     State: record.State.Status,
     Status: statusText(record),
     HostConfig: { NetworkMode: record.HostConfig.NetworkMode ?? 'bridge' },
-    NetworkSettings: { Networks: {} },
+    NetworkSettings: { Networks: record.NetworkSettings.Networks },
     Mounts: [],
   };
 }

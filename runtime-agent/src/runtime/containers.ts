@@ -12,6 +12,8 @@ import type { ImageRecord, ImageStore } from '../images/store';
 import type { Snapshots } from '../images/snapshots';
 import type { Cgroup, CgroupManager, Limits } from './cgroups';
 import { checkMounts, specMounts, type ApiMount, type MountPoint } from './mounts';
+import type { BridgeNetwork, Endpoint } from './network';
+import { parsePortKey, portMap, PortProxies, publications, type PortBindings, type PortMap } from './ports';
 import { generateName, VALID_NAME } from './names';
 import { CONTAINER_NAMESPACES, defaultSpec, DOCKER_DEFAULT_CAPS, MS, type ContainerSpec } from './spec';
 import { alive, readExit, resizeTerminal, startShim, watchExit, type ExitStatus, type Monitors, type Prepared } from './shim';
@@ -27,6 +29,8 @@ export interface HostConfig {
   PidsLimit?: number | null;
   AutoRemove?: boolean;
   NetworkMode?: string;
+  PortBindings?: PortBindings | null;
+  PublishAllPorts?: boolean;
   [key: string]: unknown;
 }
 
@@ -113,9 +117,22 @@ export interface ContainerRecord {
     StopTimeout?: number;
     ExposedPorts?: Record<string, object>;
   };
-  NetworkSettings: Record<string, unknown>;
+  NetworkSettings: NetworkSettings;
   /** Ours, not Docker's: the monitor's pid, to find a container again after a restart. */
   ShimPid?: number;
+}
+
+/** docker inspect's NetworkSettings: the bridge's endpoint fields while it runs on it, and its ports. */
+export interface NetworkSettings {
+  Bridge: string;
+  SandboxID: string;
+  SandboxKey?: string;
+  Ports: PortMap;
+  IPAddress?: string;
+  IPPrefixLen?: number;
+  Gateway?: string;
+  MacAddress?: string;
+  Networks: Record<string, Record<string, unknown>>;
 }
 
 interface Live {
@@ -144,6 +161,8 @@ interface Live {
   /** The last run's monitor has ended (its exit file written): the next run waits for it. */
   monitorGone: Promise<void>;
   stopping: boolean;
+  /** The running container's published ports. */
+  proxies?: PortProxies;
 }
 
 export interface ContainerOptions {
@@ -156,6 +175,8 @@ export interface ContainerOptions {
   events: Events;
   /** overlay2: the image's snapshots as overlay lower dirs; vfs: a full copy per container. */
   storageDriver: StorageDriver;
+  /** The default bridge, which containers are on unless they ask for host, none or another's. */
+  network: BridgeNetwork;
 }
 
 export type StorageDriver = 'overlay2' | 'vfs';
@@ -231,10 +252,34 @@ export class Containers {
         entry.cgroup = this.options.cgroups.open(record.Id);
         const status = await readExit(join(entry.dir, 'exit'));
         if (status) await this.exited(entry, status);
-        else if (record.ShimPid && alive(record.ShimPid)) this.watch(entry, record.ShimPid);
-        else await this.exited(entry, { exitCode: 255, signal: null, finishedAt: new Date(), error: 'the monitor is gone' });
+        else if (record.ShimPid && alive(record.ShimPid)) {
+          this.watch(entry, record.ShimPid);
+          await this.reconnect(entry);
+        } else await this.exited(entry, { exitCode: 255, signal: null, finishedAt: new Date(), error: 'the monitor is gone' });
       }
     }
+    // Namespaces and veths of containers that ended while no engine ran.
+    await this.options.network.reconcile(new Set(this.list().filter((r) => r.State.Running).map((r) => r.Id))).catch((error: Error) => console.error(`networks: ${error.message}`));
+  }
+
+  /** A container that ran on through an engine restart: its address kept, its ports published again. */
+  private async reconnect(entry: Live): Promise<void> {
+    const settings = entry.record.NetworkSettings;
+    if (!settings.IPAddress) return;
+    this.options.network.reserve(entry.record.Id, settings.IPAddress);
+    const bound = Object.entries(settings.Ports ?? {}).flatMap(([key, list]) =>
+      (list ?? []).map((b) => ({ ...parsePortKey(key), hostIp: b.HostIp, hostPort: Number(b.HostPort) })),
+    );
+    entry.proxies = await PortProxies.open(bound, settings.IPAddress).catch((error: Error) => {
+      console.error(`container ${entry.record.Id}: its ports could not be published again: ${error.message}`);
+      return undefined;
+    });
+  }
+
+  /** Stops publishing the engine's ports (it stops; containers run on) and removes an unused bridge. */
+  async close(): Promise<void> {
+    await Promise.all([...this.live.values()].map((entry) => entry.proxies?.close()));
+    await this.options.network.close();
   }
 
   private track(record: ContainerRecord): Live {
@@ -300,9 +345,15 @@ export class Containers {
     const dir = join(this.root, id);
     const host = body.HostConfig ?? {};
     const mounts = checkMounts(host.Mounts);
+    const network = this.networkMode(host.NetworkMode);
+    try {
+      publications(host.PortBindings ?? undefined, config.ExposedPorts, false);
+    } catch (error) {
+      throw badRequest((error as Error).message);
+    }
     const hostConfig: HostConfig = {
-      NetworkMode: 'bridge',
       ...host,
+      NetworkMode: network,
       AutoRemove: host.AutoRemove === true,
       Memory: host.Memory ?? 0,
       NanoCpus: host.NanoCpus ?? 0,
@@ -340,6 +391,11 @@ export class Containers {
       Config: config,
       NetworkSettings: { Bridge: '', SandboxID: '', Ports: {}, Networks: {} },
     };
+    // Docker takes every published port as exposed too.
+    for (const key of Object.keys(host.PortBindings ?? {})) {
+      const { port, protocol } = parsePortKey(key);
+      config.ExposedPorts = { ...config.ExposedPorts, [`${port}/${protocol}`]: {} };
+    }
     await mkdir(join(dir, 'rootfs'), { recursive: true });
     if (this.options.storageDriver === 'overlay2') {
       await mkdir(join(dir, 'upper'), { recursive: true });
@@ -388,11 +444,13 @@ export class Containers {
     const lower = this.options.storageDriver === 'overlay2' ? await this.options.snapshots.prepare(image) : [];
     // The last run's exit file is written after its end is told: it must not land on this run.
     await entry.monitorGone;
+    const endpoint = await this.connect(entry);
     let spec: ContainerSpec;
     let monitor: Prepared['monitor'];
     try {
-      ({ spec, monitor } = await this.spec(entry, lower));
+      ({ spec, monitor } = await this.spec(entry, lower, endpoint));
     } catch (error) {
+      await this.disconnect(entry);
       throw new ApiError(400, (error as Error).message);
     }
     let shim;
@@ -401,6 +459,7 @@ export class Containers {
     } catch (error) {
       await entry.cgroup?.destroy().catch(() => {});
       entry.cgroup = null;
+      await this.disconnect(entry);
       const message = `failed to create task for container: failed to create shim task: OCI runtime create failed: ${(error as Error).message}`;
       record.State = { ...record.State, Status: 'created', Error: message, ExitCode: status127(message) };
       await this.save(entry);
@@ -425,6 +484,65 @@ export class Containers {
     entry.exit = shim.exited.then((status) => this.exited(entry, status));
   }
 
+  /** HostConfig.NetworkMode as it will be used: bridge (the default), host, none, or container:<ID>. */
+  private networkMode(mode: string | undefined): string {
+    if (!mode || mode === 'default' || mode === 'bridge') return 'bridge';
+    if (mode === 'host' || mode === 'none') return mode;
+    if (mode.startsWith('container:')) return `container:${this.find(mode.slice('container:'.length)).record.Id}`;
+    throw notFound(`network ${mode} not found`);
+  }
+
+  /**
+   * The container's network, before it starts: on the bridge, its endpoint with its ports
+   * published (the namespace path is returned for the spec); sharing another's, that one's.
+   */
+  private async connect(entry: Live): Promise<Endpoint | string | undefined> {
+    const { record } = entry;
+    const mode = record.HostConfig.NetworkMode ?? 'bridge';
+    if (mode.startsWith('container:')) {
+      const other = this.find(mode.slice('container:'.length)).record;
+      if (!other.State.Running) throw conflict(`cannot join network of a non running container: ${other.Id}`);
+      return `/proc/${other.State.Pid}/ns/net`;
+    }
+    if (mode !== 'bridge') return undefined;
+    let endpoint: Endpoint;
+    try {
+      endpoint = await this.options.network.attach(record.Id);
+    } catch (error) {
+      throw new ApiError(500, `failed to set up the network of container ${record.Id}: ${(error as Error).message}`);
+    }
+    try {
+      const wanted = publications(record.HostConfig.PortBindings ?? undefined, record.Config.ExposedPorts, record.HostConfig.PublishAllPorts === true);
+      entry.proxies = await PortProxies.open(wanted, endpoint.IPAddress);
+    } catch (error) {
+      await this.options.network.detach(record.Id);
+      throw new ApiError(500, `driver failed programming external connectivity on endpoint ${record.Name.slice(1)} (${record.Id}): ${(error as Error).message}`);
+    }
+    const { IPAddress, IPPrefixLen, Gateway, MacAddress } = endpoint;
+    record.NetworkSettings = {
+      Bridge: '',
+      SandboxID: record.Id,
+      SandboxKey: endpoint.netns,
+      Ports: portMap(record.Config.ExposedPorts, entry.proxies.bound),
+      IPAddress, IPPrefixLen, Gateway, MacAddress,
+      Networks: {
+        bridge: {
+          IPAMConfig: null, Links: null, Aliases: null, MacAddress, NetworkID: this.options.network.name, EndpointID: record.Id,
+          Gateway, IPAddress, IPPrefixLen, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DNSNames: null,
+        },
+      },
+    };
+    return endpoint;
+  }
+
+  /** Once it has stopped (or failed to start): its ports unpublished, its endpoint removed. */
+  private async disconnect(entry: Live): Promise<void> {
+    await entry.proxies?.close();
+    entry.proxies = undefined;
+    if ((entry.record.HostConfig.NetworkMode ?? 'bridge') === 'bridge') await this.options.network.detach(entry.record.Id);
+    entry.record.NetworkSettings = { Bridge: '', SandboxID: '', Ports: {}, Networks: {} };
+  }
+
   /** A container whose monitor outlived an engine restart: its exit file tells when it ends. */
   private watch(entry: Live, shimPid: number): void {
     entry.exit = watchExit(join(entry.dir, 'exit'), shimPid).then((status) => this.exited(entry, status));
@@ -434,6 +552,7 @@ export class Containers {
     const { record } = entry;
     entry.markStopped();
     const oom = entry.cgroup ? await entry.cgroup.oomKilled().catch(() => false) : false;
+    await this.disconnect(entry);
     // The cgroup goes in the background; a restart waits for it.
     entry.cgroupGone = entry.cgroup?.destroy().catch(() => {});
     entry.cgroup = null;
@@ -482,7 +601,7 @@ export class Containers {
   }
 
   /** Everything the monitor needs to run this container. */
-  private async spec(entry: Live, lower: string[]): Promise<{ spec: ContainerSpec; monitor: Prepared['monitor'] }> {
+  private async spec(entry: Live, lower: string[], endpoint: Endpoint | string | undefined): Promise<{ spec: ContainerSpec; monitor: Prepared['monitor'] }> {
     const { record, dir } = entry;
     const config = record.Config;
     const overlay = this.options.storageDriver === 'overlay2';
@@ -494,7 +613,7 @@ export class Containers {
     if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
     await Promise.all([
       writeFile(record.HostnamePath, `${config.Hostname}\n`),
-      writeFile(record.HostsPath, hostsFile(config.Hostname)),
+      writeFile(record.HostsPath, hostsFile(config.Hostname, typeof endpoint === 'object' ? endpoint.IPAddress : undefined)),
       resolvConf().then((text) => writeFile(record.ResolvConfPath, text)),
     ]);
 
@@ -510,10 +629,13 @@ export class Containers {
     const network = host.NetworkMode ?? 'bridge';
     const rootfs = join(dir, 'rootfs');
     const spec = defaultSpec(rootfs);
-    spec.namespaces = CONTAINER_NAMESPACES.filter((ns) => ns !== 'network' || network !== 'host');
+    // On the bridge (or another container's network) it joins a namespace made for it; with
+    // none, its own holds just the loopback device; with host, it has the host's.
+    const joined = typeof endpoint === 'object' ? endpoint.netns : endpoint;
+    spec.namespaces = CONTAINER_NAMESPACES.filter((ns) => ns !== 'network' || (network === 'none' && !joined));
+    if (joined) spec.joinNetwork = joined;
     spec.hostname = network === 'host' ? undefined : config.Hostname;
-    // Its own network namespace holds just the loopback device, up (bridge networks come later).
-    spec.loopbackUp = network !== 'host';
+    spec.loopbackUp = network === 'none';
     if (overlay) spec.overlay = { lower: [await this.initLayer(), ...lower], upper: join(dir, 'upper'), work: join(dir, 'work') };
     for (const [file, target] of [
       [record.ResolvConfPath, '/etc/resolv.conf'],
@@ -742,7 +864,8 @@ function mergeConfig(body: CreateBody, image: ImageRecord, id: string): Containe
   };
 }
 
-function hostsFile(hostname: string): string {
+/** /etc/hosts: localhost, and the container's name on its address (127.0.1.1 without one). */
+function hostsFile(hostname: string, address = '127.0.1.1'): string {
   return [
     '127.0.0.1\tlocalhost',
     '::1\tlocalhost ip6-localhost ip6-loopback',
@@ -750,7 +873,7 @@ function hostsFile(hostname: string): string {
     'ff00::\tip6-mcastprefix',
     'ff02::1\tip6-allnodes',
     'ff02::2\tip6-allrouters',
-    `127.0.1.1\t${hostname}`,
+    `${address}\t${hostname}`,
     '',
   ].join('\n');
 }

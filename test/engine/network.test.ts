@@ -1,0 +1,188 @@
+// Container networking through the real docker CLI: the default bridge (an address per
+// container, the host as gateway, containers reaching each other), published ports carried by
+// the engine's proxy from the host's loopback (TCP and UDP, named, chosen and -P ports, a port in
+// use refused), --network host|none|container:, and nothing left on the host: no namespace, veth
+// or bridge after the containers and the engine go, nor after an engine killed mid-run starts
+// again. Traffic goes only to loopback and to the test's own containers.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { readdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { after, test } from 'node:test';
+import { ip } from '../../runtime-agent/src/runtime/network';
+import { busyboxEngine } from '../helpers/busybox-engine';
+import { startEngine, type TestEngine } from '../helpers/engine';
+
+const t = busyboxEngine({ pull: true });
+let bridge: string;
+
+interface Inspected {
+  Id: string;
+  NetworkSettings: { SandboxKey?: string; IPAddress?: string; Gateway?: string; Ports: Record<string, { HostIp: string; HostPort: string }[] | null>; Networks: Record<string, { NetworkID?: string }> };
+}
+
+async function inspect(name: string): Promise<Inspected> {
+  const r = await t.engine.docker(['inspect', name]);
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as Inspected[])[0];
+}
+
+async function docker(...args: string[]): Promise<string> {
+  const r = await t.engine.docker(args);
+  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** What answers on 127.0.0.1:port (retried while the server in the container starts). */
+async function get(port: number, path = '/'): Promise<string> {
+  for (let i = 0; ; i++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`);
+      return await res.text();
+    } catch (error) {
+      if (i > 50) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** The host port that `docker port` names for a container's port. */
+async function hostPort(name: string, port: string): Promise<number> {
+  const line = (await docker('port', name, port)).trim().split('\n')[0];
+  return Number(/:(\d+)$/.exec(line)?.[1]);
+}
+
+/** This bridge's namespaces and veths on the host. */
+async function leftovers(name: string): Promise<string[]> {
+  const namespaces = (await readdir('/run/netns').catch(() => [] as string[])).filter((n) => n.startsWith(`${name}-`));
+  const links = (JSON.parse(await ip(['-j', 'link', 'show'])) as { ifname: string; master?: string }[]).filter((l) => l.ifname === name || l.master === name).map((l) => l.ifname);
+  return [...namespaces, ...links];
+}
+
+const serveHttp = (text: string, port = 80) => ['sh', '-c', `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p ${port} -h /www`];
+
+after(async () => {
+  // What the engine's stop leaves: nothing of its bridge.
+  await t.engine.stop();
+  if (bridge) assert.deepEqual(await leftovers(bridge), []);
+});
+
+test('the default bridge: an address of its own, the host as gateway, /etc/hosts naming it; containers reach each other', async () => {
+  await docker('run', '-d', '--name', 'web', t.busybox, ...serveHttp('from-web'));
+  const web = await inspect('web');
+  bridge = web.NetworkSettings.Networks.bridge.NetworkID!;
+  const { IPAddress, Gateway, SandboxKey } = web.NetworkSettings;
+  assert.match(IPAddress ?? '', /^\d+\.\d+\.\d+\.\d+$/);
+  assert.equal(Gateway, IPAddress!.replace(/\.\d+$/, '.1'));
+  assert.equal(SandboxKey, `/run/netns/${bridge}-${web.Id.slice(0, 12)}`);
+  const inside = await docker('run', '--rm', t.busybox, 'sh', '-c', 'ip -4 -o addr show eth0; ip route; cat /etc/hosts | tail -1; hostname');
+  const [addr, route, , hosts, hostname] = inside.split('\n');
+  assert.match(addr, new RegExp(`eth0\\s+inet ${Gateway!.replace(/\.1$/, '').replace(/\./g, '\\.')}\\.\\d+/`));
+  assert.match(route, new RegExp(`^default via ${Gateway!.replace(/\./g, '\\.')} dev eth0`));
+  assert.match(hosts, new RegExp(`^\\d+\\.\\d+\\.\\d+\\.\\d+\\t${hostname}$`));
+  // Another container reaches web's server at web's address, over the bridge.
+  assert.equal(await docker('run', '--rm', t.busybox, 'busybox', 'wget', '-qO-', `http://${IPAddress}/`), 'from-web\n');
+  await docker('rm', '-f', 'web');
+  assert.deepEqual(await leftovers(bridge).then((l) => l.filter((n) => n !== bridge)), []);
+});
+
+test('-p HOST:CONTAINER answers on the host\'s loopback; docker port, ps and inspect show it', async () => {
+  await docker('run', '-d', '--name', 'published', '-p', '127.0.0.1:0:80', t.busybox, ...serveHttp('published'));
+  const port = await hostPort('published', '80');
+  assert.ok(port > 0);
+  assert.equal(await get(port), 'published\n');
+  const ps = await docker('ps', '--filter', 'name=published', '--format', '{{.Ports}}');
+  assert.equal(ps.trim(), `127.0.0.1:${port}->80/tcp`);
+  assert.deepEqual((await inspect('published')).NetworkSettings.Ports, { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] });
+
+  // The same host port again is refused, clearly, and the second container leaves nothing behind.
+  const taken = await t.engine.docker(['run', '-d', '--name', 'second', '-p', `127.0.0.1:${port}:80`, t.busybox, 'sleep', '60']);
+  assert.equal(taken.code, 125);
+  assert.match(taken.stderr, new RegExp(`Bind for 127\\.0\\.0\\.1:${port} failed: port is already allocated`));
+  const second = await inspect('second');
+  assert.deepEqual(second.NetworkSettings.Ports, {});
+  assert.ok(!(await leftovers(bridge)).includes(`${bridge}-${second.Id.slice(0, 12)}`));
+  await docker('rm', '-f', 'published', 'second');
+  // The port is free again once its container is gone.
+  await assert.rejects(fetch(`http://127.0.0.1:${port}/`));
+});
+
+test('-p CONTAINERPORT and -P choose free host ports; -P publishes every exposed port', async () => {
+  const both = 'mkdir -p /a /b && echo eighty > /a/index.html && echo eighty-eighty > /b/index.html && httpd -p 80 -h /a && exec httpd -f -p 8080 -h /b';
+  await docker('run', '-d', '--name', 'chosen', '-p', '80', '-P', '--expose', '8080', t.busybox, 'sh', '-c', both);
+  const [p80, p8080] = [await hostPort('chosen', '80'), await hostPort('chosen', '8080')];
+  assert.ok(p80 > 1024 && p8080 > 1024 && p80 !== p8080, `${p80} ${p8080}`);
+  assert.equal(await get(p80), 'eighty\n');
+  assert.equal(await get(p8080), 'eighty-eighty\n');
+  await docker('rm', '-f', 'chosen');
+});
+
+test('UDP: datagrams to a published port reach the container and its answers come back', async () => {
+  await docker('run', '-d', '--name', 'udp', '-p', '127.0.0.1::5353/udp', t.busybox, 'sleep', '300');
+  const port = await hostPort('udp', '5353/udp');
+  // The container's end: an echo server in its network namespace (busybox has no UDP server).
+  const sandbox = (await inspect('udp')).NetworkSettings.SandboxKey!;
+  const echo = spawn('nsenter', [`--net=${sandbox}`, process.execPath, '-e', "const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send('echo:'+m,r.port,r.address));s.bind(5353,()=>console.log('ready'))"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise((resolve) => echo.stdout!.once('data', resolve));
+    const client = createSocket('udp4');
+    const answer = new Promise<string>((resolve) => client.once('message', (m) => resolve(m.toString())));
+    client.send('ping', port, '127.0.0.1');
+    assert.equal(await answer, 'echo:ping');
+    client.close();
+  } finally {
+    echo.kill();
+  }
+  await docker('rm', '-f', 'udp');
+});
+
+test('--network none has the loopback alone; host has the host\'s devices; container: shares another\'s', async () => {
+  assert.deepEqual((await docker('run', '--rm', '--network', 'none', t.busybox, 'ls', '/sys/class/net')).split(/\s+/).filter(Boolean), ['lo']);
+  const hostDevices = (await readdir('/sys/class/net')).sort();
+  assert.deepEqual((await docker('run', '--rm', '--network', 'host', t.busybox, 'ls', '/sys/class/net')).split(/\s+/).filter(Boolean).sort(), hostDevices);
+  await docker('run', '-d', '--name', 'owner', t.busybox, ...serveHttp('shared'));
+  const address = (await inspect('owner')).NetworkSettings.IPAddress!;
+  // Sharing owner's network: its server is on this container's localhost.
+  assert.equal(await docker('run', '--rm', '--network', 'container:owner', t.busybox, 'sh', '-c', `ip -4 -o addr show eth0 | grep -o ${address}; wget -qO- http://127.0.0.1/`), `${address}\nshared\n`);
+  await docker('rm', '-f', 'owner');
+  const unknown = await t.engine.docker(['run', '--rm', '--network', 'nowhere', t.busybox, 'true']);
+  assert.equal(unknown.code, 125);
+  assert.match(unknown.stderr, /network nowhere not found/);
+});
+
+test('an engine killed while its container runs: on its next start the port answers again; a container that ended meanwhile leaves nothing', async () => {
+  const engine = await startEngine();
+  const dir = dirname(engine.dataRoot);
+  let again: TestEngine | undefined;
+  try {
+    const pulled = await engine.docker(['pull', t.busybox]);
+    assert.equal(pulled.code, 0, pulled.stderr);
+    const ran = await engine.docker(['run', '-d', '--name', 'survivor', '-p', '127.0.0.1:0:80', t.busybox, ...serveHttp('still-here')]);
+    assert.equal(ran.code, 0, ran.stderr);
+    const inspected = JSON.parse((await engine.docker(['inspect', 'survivor'])).stdout)[0] as Inspected & { State: { Pid: number } };
+    const port = Number(inspected.NetworkSettings.Ports['80/tcp']![0].HostPort);
+    const own = inspected.NetworkSettings.Networks.bridge.NetworkID!;
+    assert.equal(await get(port), 'still-here\n');
+
+    process.kill(engine.pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/`)); // its proxy was the engine's
+    again = await startEngine({ dir });
+    assert.equal(await get(port), 'still-here\n');
+
+    // Killed again; the container ends while no engine runs, its namespace left behind...
+    process.kill(again.pid, 'SIGKILL');
+    process.kill(inspected.State.Pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok((await leftovers(own)).includes(`${own}-${inspected.Id.slice(0, 12)}`));
+    // ...and the next start removes it.
+    again = await startEngine({ dir });
+    assert.deepEqual(await leftovers(own).then((l) => l.filter((n) => n !== own)), []);
+    await again.stop();
+    assert.deepEqual(await leftovers(own), []);
+  } finally {
+    await again?.stop().catch(() => {});
+    await engine.stop().catch(() => {});
+  }
+});
