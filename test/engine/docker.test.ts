@@ -194,14 +194,14 @@ describe('containers', () => {
     assert.equal(r.stdout, 'pulled\n');
   });
 
-  test('isolation: PID 1, no host process, its hostname, Docker\'s capabilities, mount refused, only lo', async () => {
+  test('isolation: PID 1, no host process, its hostname, Docker\'s capabilities, mount refused, its own network devices', async () => {
     const out = await ok(
       'run', '--rm', '--hostname', 'box', busybox, 'sh', '-c',
       // ps into a file first: in a pipe, grep may not exist yet when ps reads /proc.
       'echo pid=$$; ps -o pid > /tmp/ps; grep -c . /tmp/ps; hostname; cat /etc/hostname; grep CapEff /proc/self/status; mount -t tmpfs x /mnt 2>/dev/null && echo mounted || echo refused; ls /sys/class/net',
     );
     // The header, the shell and ps: no process of the host.
-    assert.equal(out, 'pid=1\n3\nbox\nbox\nCapEff:\t00000000a80425fb\nrefused\nlo\n');
+    assert.equal(out, 'pid=1\n3\nbox\nbox\nCapEff:\t00000000a80425fb\nrefused\neth0\nlo\n');
   });
 
   test('--network host shares the host\'s interfaces; none has only lo', async () => {

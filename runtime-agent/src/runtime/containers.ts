@@ -163,6 +163,8 @@ interface Live {
   stopping: boolean;
   /** The running container's published ports. */
   proxies?: PortProxies;
+  /** The last run's network being removed. */
+  networkGone?: Promise<void>;
 }
 
 export interface ContainerOptions {
@@ -444,6 +446,7 @@ export class Containers {
     const lower = this.options.storageDriver === 'overlay2' ? await this.options.snapshots.prepare(image) : [];
     // The last run's exit file is written after its end is told: it must not land on this run.
     await entry.monitorGone;
+    await entry.networkGone;
     const endpoint = await this.connect(entry);
     let spec: ContainerSpec;
     let monitor: Prepared['monitor'];
@@ -537,10 +540,11 @@ export class Containers {
 
   /** Once it has stopped (or failed to start): its ports unpublished, its endpoint removed. */
   private async disconnect(entry: Live): Promise<void> {
-    await entry.proxies?.close();
+    const { proxies, record } = entry;
     entry.proxies = undefined;
-    if ((entry.record.HostConfig.NetworkMode ?? 'bridge') === 'bridge') await this.options.network.detach(entry.record.Id);
-    entry.record.NetworkSettings = { Bridge: '', SandboxID: '', Ports: {}, Networks: {} };
+    record.NetworkSettings = { Bridge: '', SandboxID: '', Ports: {}, Networks: {} };
+    await proxies?.close();
+    if ((record.HostConfig.NetworkMode ?? 'bridge') === 'bridge') await this.options.network.detach(record.Id);
   }
 
   /** A container whose monitor outlived an engine restart: its exit file tells when it ends. */
@@ -552,7 +556,8 @@ export class Containers {
     const { record } = entry;
     entry.markStopped();
     const oom = entry.cgroup ? await entry.cgroup.oomKilled().catch(() => false) : false;
-    await this.disconnect(entry);
+    // Its network goes in the background too (deleting a namespace takes the kernel a while).
+    entry.networkGone = this.disconnect(entry);
     // The cgroup goes in the background; a restart waits for it.
     entry.cgroupGone = entry.cgroup?.destroy().catch(() => {});
     entry.cgroup = null;
