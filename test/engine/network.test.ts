@@ -1,18 +1,20 @@
 // Container networking through the real docker CLI: the default bridge (an address per
 // container, the host as gateway, containers reaching each other), published ports carried by
 // the engine's proxy from the host's loopback (TCP and UDP, named, chosen and -P ports, a port in
-// use refused), --network host|none|container:, and nothing left on the host: no namespace, veth
-// or bridge after the containers and the engine go, nor after an engine killed mid-run starts
-// again. Traffic goes only to loopback and to the test's own containers.
+// use refused), outbound traffic masqueraded as the host, --network host|none|container:, and
+// nothing left on the host: no namespace, veth, rule or bridge after the containers and the engine
+// go, nor after an engine killed mid-run starts again. Traffic goes only to loopback, to the
+// test's own containers and to a test host the test makes.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { readdir, readlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { after, test } from 'node:test';
-import { ip } from '../../runtime-agent/src/runtime/network';
+import { ip, iptables } from '../../runtime-agent/src/runtime/network';
 import { busyboxEngine } from '../helpers/busybox-engine';
 import { startEngine, type TestEngine } from '../helpers/engine';
+import { makeTestHost } from '../helpers/netns';
 
 const t = busyboxEngine({ pull: true });
 let bridge: string;
@@ -53,12 +55,16 @@ async function hostPort(name: string, port: string): Promise<number> {
   return Number(/:(\d+)$/.exec(line)?.[1]);
 }
 
-/** This bridge's namespaces and veths on the host. */
+/** This bridge's namespaces, veths and iptables rules on the host (the bridge itself among them). */
 async function leftovers(name: string): Promise<string[]> {
   const namespaces = (await readdir('/run/netns').catch(() => [] as string[])).filter((n) => n.startsWith(`${name}-`));
   const links = (JSON.parse(await ip(['-j', 'link', 'show'])) as { ifname: string; master?: string }[]).filter((l) => l.ifname === name || l.master === name).map((l) => l.ifname);
-  return [...namespaces, ...links];
+  const rules = (await Promise.all(['nat', 'filter'].map((table) => iptables(['-t', table, '-S'])))).join('\n').split('\n').filter((l) => l.includes(`tug:${name}`));
+  return [...namespaces, ...links, ...rules];
 }
+
+/** What is left of a bridge's that is not the bridge itself or its rules (those stay while the engine runs). */
+const containerLeftovers = async (name: string) => (await leftovers(name)).filter((n) => n !== name && !n.includes(`tug:${name}`));
 
 const serveHttp = (text: string, port = 80) => ['sh', '-c', `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p ${port} -h /www`];
 
@@ -84,7 +90,21 @@ test('the default bridge: an address of its own, the host as gateway, /etc/hosts
   // Another container reaches web's server at web's address, over the bridge.
   assert.equal(await docker('run', '--rm', t.busybox, 'busybox', 'wget', '-qO-', `http://${IPAddress}/`), 'from-web\n');
   await docker('rm', '-f', 'web');
-  assert.deepEqual(await leftovers(bridge).then((l) => l.filter((n) => n !== bridge)), []);
+  assert.deepEqual(await containerLeftovers(bridge), []);
+});
+
+test('outbound: a container reaches another machine through the host, masqueraded as the host', async () => {
+  // The other machine: a test host of the test's own, whose server answers with the address it sees.
+  const outside = await makeTestHost('tug-out');
+  const server = spawn('nsenter', [`--net=/run/netns/${outside.name}`, process.execPath, '-e', "require('http').createServer((q, r) => r.end(q.socket.remoteAddress)).listen(8000, '0.0.0.0', () => console.log('ready'))"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise((resolve) => server.stdout!.once('data', resolve));
+    assert.equal(await docker('run', '--rm', t.busybox, 'busybox', 'wget', '-qO-', `http://${outside.address}:8000/`), outside.gateway);
+    assert.match(await iptables(['-t', 'nat', '-S', 'POSTROUTING']), new RegExp(`^-A POSTROUTING .*"tug:${bridge}" -j MASQUERADE$`, 'm'));
+  } finally {
+    server.kill();
+    await outside.remove();
+  }
 });
 
 test('-p HOST:CONTAINER answers on the host\'s loopback; docker port, ps and inspect show it', async () => {
@@ -178,7 +198,7 @@ test('an engine killed while its container runs: on its next start the port answ
     assert.ok((await leftovers(own)).includes(`${own}-${inspected.Id.slice(0, 12)}`));
     // ...and the next start removes it.
     again = await startEngine({ dir });
-    assert.deepEqual(await leftovers(own).then((l) => l.filter((n) => n !== own)), []);
+    assert.deepEqual(await containerLeftovers(own), []);
     await again.stop();
     assert.deepEqual(await leftovers(own), []);
   } finally {

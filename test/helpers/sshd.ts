@@ -3,11 +3,12 @@
 // key that may log in as root. Everything (namespace, veth, processes, files) goes in stop().
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { makeTestHost } from './netns';
 
 const run = promisify(execFile);
 
@@ -42,21 +43,18 @@ export interface TestSshd {
  * /etc/shadow is mounted over the real one in a mount namespace of the server's own).
  */
 export async function startSshd(options: { config?: string[]; behind?: TestSshd; rootPassword?: string } = {}): Promise<TestSshd> {
-  const id = randomBytes(3).toString('hex');
-  const ns = options.behind?.namespace ?? `tug-ssh-${id}`;
-  // A /30 from 10.213.0.0/16, which the machine does not route otherwise.
-  const subnet = `10.213.${randomInt(1, 254)}`;
-  const [hostSide, nsSide] = [`tugh${id}`, `tugn${id}`];
+  const testHost = options.behind ? undefined : await makeTestHost('tug-ssh');
+  const ns = options.behind?.namespace ?? testHost!.name;
   const dir = await mkdtemp(join(tmpdir(), 'tug-sshd-'));
-  const host = options.behind ? '127.0.0.1' : `${subnet}.2`;
+  const host = testHost?.address ?? '127.0.0.1';
   const port = options.behind ? 2222 : 22;
-  const cleanups: (() => Promise<unknown>)[] = [];
+
   let child: ChildProcess | undefined;
 
   const sh = (...args: string[]) => run(args[0], args.slice(1));
   const stop = async () => {
     await kill();
-    for (const undo of cleanups.reverse()) await undo().catch(() => {});
+    await testHost?.remove();
     await rm(dir, { recursive: true, force: true });
   };
   const kill = async () => {
@@ -99,19 +97,7 @@ export async function startSshd(options: { config?: string[]; behind?: TestSshd;
     });
   };
 
-  const makeNamespace = async () => {
-    await sh('ip', 'netns', 'add', ns);
-    cleanups.push(() => sh('ip', 'netns', 'delete', ns));
-    await sh('ip', 'link', 'add', hostSide, 'type', 'veth', 'peer', 'name', nsSide);
-    cleanups.push(() => sh('ip', 'link', 'delete', hostSide));
-    await sh('ip', 'link', 'set', nsSide, 'netns', ns);
-    await sh('ip', 'addr', 'add', `${subnet}.1/30`, 'dev', hostSide);
-    await sh('ip', 'link', 'set', hostSide, 'up');
-    for (const cmd of [['addr', 'add', `${host}/30`, 'dev', nsSide], ['link', 'set', nsSide, 'up'], ['link', 'set', 'lo', 'up']]) await sh('ip', 'netns', 'exec', ns, 'ip', ...cmd);
-  };
-
   try {
-    if (!options.behind) await makeNamespace();
     await mkdir('/run/sshd', { recursive: true, mode: 0o755 }); // its privilege separation directory
     await keygen(join(dir, 'host_key'));
     await keygen(join(dir, 'user_key'));
@@ -168,8 +154,8 @@ export async function startSshd(options: { config?: string[]; behind?: TestSshd;
       if (options.newHostKey) await keygen(join(dir, 'host_key'));
       await start();
     },
-    unplug: () => sh('ip', 'netns', 'exec', ns, 'ip', 'link', 'set', nsSide, 'down').then(() => {}),
-    plug: () => sh('ip', 'netns', 'exec', ns, 'ip', 'link', 'set', nsSide, 'up').then(() => {}),
+    unplug: () => (testHost ?? options.behind!).unplug(),
+    plug: () => (testHost ?? options.behind!).plug(),
     kill,
     stop,
   };

@@ -146,6 +146,8 @@ async function connectOne(target: SshTarget, options: SshOptions, sock?: Duplex)
       resolve(client);
     });
     client.once('error', (error: Error & { level?: string }) => {
+      // The first error decides; the socket may still report its reset after this one.
+      client.on('error', () => {});
       client.end();
       if (refusal) return reject(refusal);
       if (error.level === 'client-authentication') {

@@ -543,8 +543,8 @@ export class Containers {
     const { proxies, record } = entry;
     entry.proxies = undefined;
     record.NetworkSettings = { Bridge: '', SandboxID: '', Ports: {}, Networks: {} };
-    await proxies?.close();
-    if ((record.HostConfig.NetworkMode ?? 'bridge') === 'bridge') await this.options.network.detach(record.Id);
+    const bridged = (record.HostConfig.NetworkMode ?? 'bridge') === 'bridge';
+    await Promise.all([proxies?.close(), bridged ? this.options.network.detach(record.Id) : undefined]);
   }
 
   /** A container whose monitor outlived an engine restart: its exit file tells when it ends. */

@@ -5,30 +5,41 @@
 // bridge, so that what a crash left behind is found and removed on the next start, and engines
 // with other data roots (and bridges) on the same machine leave each other's alone.
 //
-// The work is done by iproute2's `ip`, a few commands at a time in its batch mode.
+// The work is done by iproute2's `ip`, a few commands at a time in its batch mode. Outbound
+// traffic leaves through the host, masqueraded as it (iptables' MASQUERADE, IP forwarding on, as
+// Docker turns it on); every rule carries a comment naming the bridge, and goes with it.
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 
 /** Where `ip netns` keeps named network namespaces. */
 const NETNS_DIR = '/run/netns';
 
 /** Runs `ip` with these arguments; `batch`: commands fed to `ip -batch -`. Rejects with what ip said. */
 export function ip(args: string[], batch?: string[]): Promise<string> {
+  return command('ip', batch ? [...args, '-batch', '-'] : args, batch && `${batch.join('\n')}\n`, 'container networking needs iproute2 (the ip command): install it (apt-get install iproute2)');
+}
+
+/** Runs iptables (the legacy or nft flavour, whichever the machine has). */
+export function iptables(args: string[]): Promise<string> {
+  return command('iptables', ['-w', ...args], undefined, 'outbound traffic from containers needs iptables: install it (apt-get install iptables)');
+}
+
+function command(name: string, args: string[], input: string | undefined, missing: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('ip', batch ? [...args, '-batch', '-'] : args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(name, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
     child.stderr.on('data', (d: Buffer) => (err += d));
-    child.on('error', (error: NodeJS.ErrnoException) =>
-      reject(new Error(error.code === 'ENOENT' ? 'container networking needs iproute2 (the ip command): install it (apt-get install iproute2)' : error.message)),
-    );
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`ip ${batch ? batch.join('; ') : args.join(' ')}: ${err.trim() || `exit ${code}`}`))));
-    child.stdin.end(batch ? `${batch.join('\n')}\n` : undefined);
+    child.on('error', (error: NodeJS.ErrnoException) => reject(new Error(error.code === 'ENOENT' ? missing : error.message)));
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${name} ${input ? input.trim().split('\n').join('; ') : args.join(' ')}: ${err.trim() || `exit ${code}`}`))));
+    child.stdin.end(input);
   });
 }
+
+const FORWARDING = '/proc/sys/net/ipv4/ip_forward';
 
 /** What a container on the bridge got: docker inspect's NetworkSettings fields. */
 export interface Endpoint {
@@ -63,6 +74,7 @@ function candidates(bridge: string, main: boolean): Subnet[] {
 export class BridgeNetwork {
   /** Addresses in use, by container ID (host part). */
   private readonly used = new Map<string, number>();
+  private readonly detaching = new Set<Promise<void>>();
   private subnet: Subnet | undefined;
   private ready: Promise<Subnet> | undefined;
 
@@ -93,6 +105,7 @@ export class BridgeNetwork {
       if (info) {
         this.subnet = { base: toNumber(info.local) - 1, prefix: info.prefixlen };
         await ip(['link', 'set', this.name, 'up']);
+        await this.masquerade(this.subnet).catch((error: Error) => console.error(`the bridge ${this.name}: containers reach no other machine: ${error.message}`));
         return this.subnet;
       }
       const routes = JSON.parse(await ip(['-j', '-4', 'route', 'show', 'table', 'all'])) as { dst: string }[];
@@ -104,10 +117,41 @@ export class BridgeNetwork {
       if (!subnet) throw new Error(`no free subnet for the bridge ${this.name}: every candidate overlaps a route of this machine`);
       await ip([], [`link add ${this.name} type bridge`, `addr add ${toAddress(subnet.base + 1)}/${subnet.prefix} dev ${this.name}`, `link set ${this.name} up`]);
       this.subnet = subnet;
+      await this.masquerade(subnet).catch((error: Error) => console.error(`the bridge ${this.name}: containers reach no other machine: ${error.message}`));
       return subnet;
     })();
     this.ready.catch(() => (this.ready = undefined));
     return this.ready;
+  }
+
+  /** The rules of this bridge: what leaves it goes out masqueraded as the host, and may be forwarded. */
+  private rules(subnet: Subnet): string[][] {
+    const tag = ['-m', 'comment', '--comment', `tug:${this.name}`];
+    return [
+      ['-t', 'nat', 'POSTROUTING', '-s', `${toAddress(subnet.base)}/${subnet.prefix}`, '!', '-o', this.name, '-j', 'MASQUERADE', ...tag],
+      ['-t', 'filter', 'FORWARD', '-i', this.name, '-j', 'ACCEPT', ...tag],
+      ['-t', 'filter', 'FORWARD', '-o', this.name, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT', ...tag],
+    ];
+  }
+
+  private async masquerade(subnet: Subnet): Promise<void> {
+    if ((await readFile(FORWARDING, 'utf8')).trim() !== '1') await writeFile(FORWARDING, '1');
+    for (const [t, table, chain, ...rule] of this.rules(subnet)) {
+      // Inserted first, ahead of any policy of others; checked first, so that a restart adds none twice.
+      if (!(await iptables([t, table, '-C', chain, ...rule]).then(() => true, () => false))) await iptables([t, table, '-I', chain, ...rule]);
+    }
+  }
+
+  /** Removes every rule naming this bridge (the ones a crash left too). */
+  private async unmasquerade(): Promise<void> {
+    for (const [table, chain] of [['nat', 'POSTROUTING'], ['filter', 'FORWARD']]) {
+      const listed = await iptables(['-t', table, '-S', chain]).catch(() => '');
+      for (const line of listed.split('\n').filter((l) => l.includes(`tug:${this.name}`))) {
+        // `-A CHAIN rule…` as iptables-save writes it; the comment's quotes are iptables' own.
+        const rule = line.replace(/^-A \S+ /, '').match(/"[^"]*"|\S+/g)!.map((w) => w.replace(/^"(.*)"$/, '$1'));
+        await iptables(['-t', table, '-D', chain, ...rule]).catch(() => {});
+      }
+    }
   }
 
   /** Takes note of a running container's address (found in its record after an engine restart). */
@@ -145,10 +189,16 @@ export class BridgeNetwork {
   }
 
   /** Removes the container's namespace (its veth pair goes with it) and frees its address. */
-  async detach(id: string): Promise<void> {
+  detach(id: string): Promise<void> {
     this.used.delete(id);
-    await ip(['netns', 'delete', this.netns(id)]).catch(() => {});
-    await ip(['link', 'delete', BridgeNetwork.veth(id)]).catch(() => {});
+    const done = (async () => {
+      await ip(['netns', 'delete', this.netns(id)]).catch(() => {});
+      await ip(['link', 'delete', BridgeNetwork.veth(id)]).catch(() => {});
+    })();
+    // close() waits for these: the engine must not exit with a namespace half removed.
+    this.detaching.add(done);
+    void done.finally(() => this.detaching.delete(done));
+    return done;
   }
 
   /** Removes the namespaces and veths of this bridge whose containers do not run (left by a crash). */
@@ -166,8 +216,10 @@ export class BridgeNetwork {
 
   /** Removes the bridge when no container is on it (the engine stops; containers that run on keep it). */
   async close(): Promise<void> {
+    await Promise.all(this.detaching);
     if (this.used.size > 0) return;
     await ip(['link', 'delete', this.name]).catch(() => {});
+    await this.unmasquerade();
     this.ready = undefined;
   }
 }
