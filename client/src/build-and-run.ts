@@ -11,7 +11,7 @@ import { parse, UsageError } from '../../runtime-agent/src/cli/flags';
 import { buildImage, type BuildResult } from './build';
 import { defaultRepository } from './repository';
 import type { Log } from './log';
-import { AttachedContainer, portBindings, volumeMount } from './run';
+import { AttachedContainer, exposedPorts, portBindings, volumeMount } from './run';
 import type { EngineSession } from './session';
 import { OutputTerminal, style, type Terminals } from './terminal';
 
@@ -31,6 +31,8 @@ export interface BuildAndRunOptions {
   interactive?: boolean;
   /** Remove the container when it exits (`--rm`). */
   autoRemove?: boolean;
+  /** Publish the image's EXPOSEd ports too (on the same host ports where free); true by default. */
+  publishExposed?: boolean;
 }
 
 /** The `tug` task's definition in tasks.json. */
@@ -232,15 +234,18 @@ export class BuildAndRun implements vscode.Disposable {
     const interactive = options.interactive !== false;
     const size = await output.size;
     const decoder = new StringDecoder('utf8');
+    const session = this.session();
     let container: AttachedContainer;
+    let ports = options.ports ?? [];
     try {
+      if (options.publishExposed !== false) ports = [...ports, ...(await exposedPorts(session.client, image, ports, !session.link))];
       container = await AttachedContainer.start(
         this.session().client,
         {
           image,
           command: typeof options.command === 'string' ? shellWords(options.command) : options.command,
           env: options.env,
-          ports: options.ports,
+          ports,
           volumes: options.volumes,
           autoRemove: options.autoRemove,
           tty: interactive,
@@ -257,6 +262,7 @@ export class BuildAndRun implements vscode.Disposable {
       return { error: message };
     }
     this.log.info(`run ${image}: container ${container.id.slice(0, 12)}`);
+    if (ports.length) await this.tellPorts(output, container.id);
     let running = true;
     output.onInput = (keys) => running && container.write(keys);
     output.onResize = (s) => void container.resize(s.rows, s.columns).catch(() => {});
@@ -274,6 +280,17 @@ export class BuildAndRun implements vscode.Disposable {
     });
     exited.catch(() => {});
     return { containerId: container.id, exited };
+  }
+
+  /** Where its published TCP ports answer, as links the terminal makes clickable. */
+  private async tellPorts(output: OutputTerminal, id: string): Promise<void> {
+    const { NetworkSettings } = await this.session().client.call<{ NetworkSettings?: { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> } }>('GET', `/containers/${id}/json`).catch(() => ({ NetworkSettings: undefined }));
+    for (const [port, bindings] of Object.entries(NetworkSettings?.Ports ?? {})) {
+      for (const b of bindings ?? []) {
+        const host = !b.HostIp || b.HostIp === '0.0.0.0' || b.HostIp === '::' ? 'localhost' : b.HostIp;
+        output.write(style.dim(port.endsWith('/tcp') ? `${port} is published at http://${host}:${b.HostPort}` : `${port} is published on ${host}:${b.HostPort}`) + '\n');
+      }
+    }
   }
 
   private taskFor(dockerfile: vscode.Uri): TugTaskDefinition | undefined {
@@ -316,6 +333,6 @@ function clean(options: object): BuildAndRunOptions {
 }
 
 function runOptionsOf(options: BuildAndRunOptions): BuildAndRunOptions {
-  const { ports, env, volumes, command, interactive, autoRemove } = options;
-  return { ports, env, volumes, command, interactive, autoRemove };
+  const { ports, env, volumes, command, interactive, autoRemove, publishExposed } = options;
+  return { ports, env, volumes, command, interactive, autoRemove, publishExposed };
 }

@@ -2,6 +2,8 @@
 // use, its output handed on as it comes (for a terminal), keys sent to it, its terminal sized.
 // Detaching leaves it running, as closing `docker attach` does.
 
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Demultiplexer } from '../../runtime-agent/src/api/stream';
 import type { EngineClient } from '../../runtime-agent/src/cli/client';
@@ -43,6 +45,38 @@ export function portBindings(specs: readonly string[]): {
     (bindings[key] ??= []).push({ HostIp: ip.replace(/^\[|\]$/g, ''), HostPort: hostPort });
   }
   return { ExposedPorts: exposed, PortBindings: bindings };
+}
+
+/** Whether this machine's port is free to listen on (TCP, or UDP). */
+function portFree(port: number, protocol: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (protocol === 'udp') {
+      const socket = createSocket('udp4');
+      socket.once('error', () => resolve(false));
+      socket.bind(port, () => socket.close(() => resolve(true)));
+      return;
+    }
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * `-p` values that publish the image's EXPOSEd ports (those `ports` does not publish already):
+ * on the same port of this machine where the engine is here and the port free, as a person
+ * expects localhost:3000 for EXPOSE 3000; else on a port the engine chooses.
+ */
+export async function exposedPorts(client: EngineClient, image: string, ports: readonly string[], local: boolean): Promise<string[]> {
+  const { Config } = await client.call<{ Config?: { ExposedPorts?: Record<string, object> | null } }>('GET', `/images/${encodeURIComponent(image)}/json`);
+  const published = new Set(Object.keys(portBindings(ports).ExposedPorts));
+  const specs: string[] = [];
+  for (const key of Object.keys(Config?.ExposedPorts ?? {})) {
+    const [port, protocol = 'tcp'] = key.split('/');
+    if (published.has(`${port}/${protocol}`) || protocol === 'sctp') continue;
+    specs.push(local && (await portFree(Number(port), protocol)) ? `${port}:${port}/${protocol}` : `${port}/${protocol}`);
+  }
+  return specs;
 }
 
 /**
