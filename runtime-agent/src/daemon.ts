@@ -6,6 +6,7 @@ import { buildRoutes } from './api/build';
 import { containerRoutes } from './api/containers';
 import { execRoutes } from './api/exec';
 import { imageRoutes } from './api/images';
+import { networkRoutes } from './api/networks';
 import { ApiServer } from './api/server';
 import { systemRoutes } from './api/system';
 import { Engine, type EngineOptions } from './engine';
@@ -31,6 +32,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   containerRoutes(api, engine);
   execRoutes(api, engine);
   buildRoutes(api, engine);
+  networkRoutes(api, engine);
   await mkdir(dirname(options.socket), { recursive: true });
   await api.listen(options.socket);
   return {

@@ -10,7 +10,7 @@ import { detectCgroups, type CgroupManager } from './runtime/cgroups';
 import { readFile } from 'node:fs/promises';
 import { Containers, type StorageDriver } from './runtime/containers';
 import { Execs } from './runtime/execs';
-import { BridgeNetwork } from './runtime/network';
+import { Networks } from './runtime/networks';
 import { Monitors } from './runtime/shim';
 
 export interface EngineOptions {
@@ -78,8 +78,8 @@ export class Engine {
     const cgroups = await detectCgroups();
     const events = new Events();
     const monitors = new Monitors(cgroups);
-    const network = new BridgeNetwork(root);
-    const containers = new Containers({ root: join(root, 'containers'), images, snapshots, cgroups, monitors, events, storageDriver: full.storageDriver, network });
+    const networks = await Networks.open(root);
+    const containers = new Containers({ root: join(root, 'containers'), images, snapshots, cgroups, monitors, events, storageDriver: full.storageDriver, networks });
     await containers.load();
     await monitors.open();
     return new Engine(full, content, images, snapshots, cgroups, monitors, containers, events);

@@ -36,6 +36,13 @@ async function docker(...args: string[]): Promise<string> {
   return r.stdout;
 }
 
+/** The Linux bridge of an engine's default network. */
+async function bridgeDevice(engine: TestEngine): Promise<string> {
+  const r = await engine.docker(['network', 'inspect', 'bridge']);
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { Options: Record<string, string> }[])[0].Options['com.docker.network.bridge.name'];
+}
+
 /** What answers on 127.0.0.1:port (retried while the server in the container starts). */
 async function get(port: number, path = '/'): Promise<string> {
   for (let i = 0; ; i++) {
@@ -77,7 +84,7 @@ after(async () => {
 test('the default bridge: an address of its own, the host as gateway, /etc/hosts naming it; containers reach each other', async () => {
   await docker('run', '-d', '--name', 'web', t.busybox, ...serveHttp('from-web'));
   const web = await inspect('web');
-  bridge = web.NetworkSettings.Networks.bridge.NetworkID!;
+  bridge = await bridgeDevice(t.engine);
   const { IPAddress, Gateway, SandboxKey } = web.NetworkSettings;
   assert.match(IPAddress ?? '', /^\d+\.\d+\.\d+\.\d+$/);
   assert.equal(Gateway, IPAddress!.replace(/\.\d+$/, '.1'));
@@ -157,6 +164,41 @@ test('UDP: datagrams to a published port reach the container and its answers com
   await docker('rm', '-f', 'udp');
 });
 
+test('user networks: containers find each other by name and alias; ls and inspect; rm refused while in use; connect and disconnect', async () => {
+  const id = (await docker('network', 'create', 'appnet')).trim();
+  const device = `br-${id.slice(0, 12)}`;
+  assert.match(await docker('network', 'ls', '--format', '{{.Name}} {{.Driver}}'), /^appnet bridge$/m);
+  await docker('run', '-d', '--name', 'db', '--network', 'appnet', '--network-alias', 'database', t.busybox, ...serveHttp('from-db'));
+  // By name and by alias, through the network's DNS server; the default bridge has no such names.
+  const found = await docker('run', '--rm', '--network', 'appnet', t.busybox, 'sh', '-c', 'wget -qO- http://db/; wget -qO- http://database/; grep nameserver /etc/resolv.conf');
+  const [byName, byAlias, nameserver] = found.split('\n');
+  assert.deepEqual([byName, byAlias], ['from-db', 'from-db']);
+  const net = JSON.parse(await docker('network', 'inspect', 'appnet'))[0] as { IPAM: { Config: { Subnet: string; Gateway: string }[] }; Containers: Record<string, { Name: string; IPv4Address: string }> };
+  assert.equal(nameserver, `nameserver ${net.IPAM.Config[0].Gateway}`);
+  assert.deepEqual(Object.values(net.Containers).map((c) => c.Name), ['db']);
+  const unnamed = await t.engine.docker(['run', '--rm', t.busybox, 'sh', '-c', 'wget -T 2 -qO- http://db/']);
+  assert.notEqual(unnamed.code, 0);
+
+  const refused = await t.engine.docker(['network', 'rm', 'appnet']);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /error while removing network: network appnet id [0-9a-f]{64} has active endpoints/);
+
+  // A container of the default bridge joins appnet while it runs (eth1), and leaves it.
+  await docker('run', '-d', '--name', 'joiner', t.busybox, 'sleep', '300');
+  await docker('network', 'connect', 'appnet', 'joiner');
+  const joined = await docker('exec', 'joiner', 'sh', '-c', `ip -4 -o addr show eth1 | grep -o 'inet [0-9.]*'; wget -qO- http://${Object.values(net.Containers)[0].IPv4Address.split('/')[0]}/`);
+  assert.match(joined, new RegExp(`^inet ${net.IPAM.Config[0].Gateway.replace(/\.1$/, '').replace(/\./g, '\\.')}\\.\\d+\nfrom-db\n$`));
+  await docker('network', 'disconnect', 'appnet', 'joiner');
+  assert.notEqual((await t.engine.docker(['exec', 'joiner', 'sh', '-c', 'ip link show eth1'])).code, 0);
+
+  await docker('rm', '-f', 'db', 'joiner');
+  await docker('network', 'rm', 'appnet');
+  assert.deepEqual(await leftovers(device), []);
+  const gone = await t.engine.docker(['network', 'inspect', 'appnet']);
+  assert.equal(gone.code, 1);
+  assert.match(gone.stderr, /network appnet not found/);
+});
+
 test('--network none has the loopback alone; host has the host\'s devices; container: shares another\'s', async () => {
   assert.deepEqual((await docker('run', '--rm', '--network', 'none', t.busybox, 'ls', '/sys/class/net')).split(/\s+/).filter(Boolean), ['lo']);
   // The host's own network namespace (its devices come and go with other tests' containers).
@@ -182,7 +224,7 @@ test('an engine killed while its container runs: on its next start the port answ
     assert.equal(ran.code, 0, ran.stderr);
     const inspected = JSON.parse((await engine.docker(['inspect', 'survivor'])).stdout)[0] as Inspected & { State: { Pid: number } };
     const port = Number(inspected.NetworkSettings.Ports['80/tcp']![0].HostPort);
-    const own = inspected.NetworkSettings.Networks.bridge.NetworkID!;
+    const own = await bridgeDevice(engine);
     assert.equal(await get(port), 'still-here\n');
 
     process.kill(engine.pid, 'SIGKILL');

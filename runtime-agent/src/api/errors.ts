@@ -11,6 +11,7 @@ export class ApiError extends Error {
 
 export const badRequest = (message: string) => new ApiError(400, message);
 export const notFound = (message: string) => new ApiError(404, message);
+export const forbidden = (message: string) => new ApiError(403, message);
 export const conflict = (message: string) => new ApiError(409, message);
 export const notModified = () => new ApiError(304, '');
 export const serverError = (message: string) => new ApiError(500, message);

@@ -5,14 +5,14 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { conflict, badRequest, notFound, notModified, ApiError } from '../api/errors';
+import { conflict, badRequest, forbidden, notFound, notModified, ApiError } from '../api/errors';
 import type { Events } from '../events';
 import { writeFileAtomic } from '../images/content';
 import type { ImageRecord, ImageStore } from '../images/store';
 import type { Snapshots } from '../images/snapshots';
 import type { Cgroup, CgroupManager, Limits } from './cgroups';
 import { checkMounts, specMounts, type ApiMount, type MountPoint } from './mounts';
-import type { BridgeNetwork, Endpoint } from './network';
+import type { Networks } from './networks';
 import { parsePortKey, portMap, PortProxies, publications, type PortBindings, type PortMap } from './ports';
 import { generateName, VALID_NAME } from './names';
 import { CONTAINER_NAMESPACES, defaultSpec, DOCKER_DEFAULT_CAPS, MS, type ContainerSpec } from './spec';
@@ -132,7 +132,39 @@ export interface NetworkSettings {
   IPPrefixLen?: number;
   Gateway?: string;
   MacAddress?: string;
-  Networks: Record<string, Record<string, unknown>>;
+  /** The networks it is on, by name, with its address on each while it runs. */
+  Networks: Record<string, EndpointSettings>;
+}
+
+/** One network's entry of NetworkSettings.Networks. */
+export interface EndpointSettings {
+  IPAMConfig: null;
+  Links: null;
+  Aliases: string[] | null;
+  MacAddress: string;
+  NetworkID: string;
+  EndpointID: string;
+  Gateway: string;
+  IPAddress: string;
+  IPPrefixLen: number;
+  IPv6Gateway: string;
+  GlobalIPv6Address: string;
+  GlobalIPv6PrefixLen: number;
+  DNSNames: string[] | null;
+}
+
+/** What the spec needs of a container's network: the namespace to join, its address and nameserver. */
+interface Joined {
+  netns: string;
+  address?: string;
+  nameserver?: string;
+}
+
+function endpointSettings(networkId: string, aliases: string[] | null): EndpointSettings {
+  return {
+    IPAMConfig: null, Links: null, Aliases: aliases, MacAddress: '', NetworkID: networkId, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0,
+    IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DNSNames: null,
+  };
 }
 
 interface Live {
@@ -177,8 +209,8 @@ export interface ContainerOptions {
   events: Events;
   /** overlay2: the image's snapshots as overlay lower dirs; vfs: a full copy per container. */
   storageDriver: StorageDriver;
-  /** The default bridge, which containers are on unless they ask for host, none or another's. */
-  network: BridgeNetwork;
+  /** The networks containers are on: the default bridge unless they ask for another. */
+  networks: Networks;
 }
 
 export type StorageDriver = 'overlay2' | 'vfs';
@@ -261,27 +293,29 @@ export class Containers {
       }
     }
     // Namespaces and veths of containers that ended while no engine ran.
-    await this.options.network.reconcile(new Set(this.list().filter((r) => r.State.Running).map((r) => r.Id))).catch((error: Error) => console.error(`networks: ${error.message}`));
+    await this.options.networks.reconcile(new Set(this.list().filter((r) => r.State.Running).map((r) => r.Id))).catch((error: Error) => console.error(`networks: ${error.message}`));
   }
 
-  /** A container that ran on through an engine restart: its address kept, its ports published again. */
+  /** A container that ran on through an engine restart: its addresses kept, its ports published again. */
   private async reconnect(entry: Live): Promise<void> {
-    const settings = entry.record.NetworkSettings;
-    if (!settings.IPAddress) return;
-    this.options.network.reserve(entry.record.Id, settings.IPAddress);
-    const bound = Object.entries(settings.Ports ?? {}).flatMap(([key, list]) =>
-      (list ?? []).map((b) => ({ ...parsePortKey(key), hostIp: b.HostIp, hostPort: Number(b.HostPort) })),
-    );
-    entry.proxies = await PortProxies.open(bound, settings.IPAddress).catch((error: Error) => {
-      console.error(`container ${entry.record.Id}: its ports could not be published again: ${error.message}`);
-      return undefined;
-    });
+    const { record } = entry;
+    const attached = Object.entries(record.NetworkSettings.Networks ?? {}).filter(([, e]) => e.IPAddress);
+    if (!attached.length) return;
+    try {
+      await this.options.networks.reserve(record.Id, attached.map(([ref, e]) => ({ ref, address: e.IPAddress, names: e.DNSNames ?? [] })));
+      const bound = Object.entries(record.NetworkSettings.Ports ?? {}).flatMap(([key, list]) =>
+        (list ?? []).map((b) => ({ ...parsePortKey(key), hostIp: b.HostIp, hostPort: Number(b.HostPort) })),
+      );
+      entry.proxies = await PortProxies.open(bound, attached[0][1].IPAddress);
+    } catch (error) {
+      console.error(`container ${record.Id}: its network could not be taken up again: ${(error as Error).message}`);
+    }
   }
 
   /** Stops publishing the engine's ports (it stops; containers run on) and removes an unused bridge. */
   async close(): Promise<void> {
     await Promise.all([...this.live.values()].map((entry) => entry.proxies?.close()));
-    await this.options.network.close();
+    await this.options.networks.close();
   }
 
   private track(record: ContainerRecord): Live {
@@ -348,6 +382,9 @@ export class Containers {
     const host = body.HostConfig ?? {};
     const mounts = checkMounts(host.Mounts);
     const network = this.networkMode(host.NetworkMode);
+    // `--network-alias`: the names it has on its network besides its own.
+    const endpoints = (body.NetworkingConfig as { EndpointsConfig?: Record<string, { Aliases?: string[] | null }> } | undefined)?.EndpointsConfig ?? {};
+    const aliases = Object.entries(endpoints).find(([name]) => name === network || name === host.NetworkMode)?.[1]?.Aliases ?? null;
     try {
       publications(host.PortBindings ?? undefined, config.ExposedPorts, false);
     } catch (error) {
@@ -391,7 +428,10 @@ export class Containers {
           : { Name: 'vfs', Data: { Dir: join(dir, 'rootfs') } },
       Mounts: mounts,
       Config: config,
-      NetworkSettings: { Bridge: '', SandboxID: '', Ports: {}, Networks: {} },
+      NetworkSettings: {
+        Bridge: '', SandboxID: '', Ports: {},
+        Networks: network.startsWith('container:') ? {} : { [network]: endpointSettings(this.options.networks.find(network).Id, aliases) },
+      },
     };
     // Docker takes every published port as exposed too.
     for (const key of Object.keys(host.PortBindings ?? {})) {
@@ -487,64 +527,106 @@ export class Containers {
     entry.exit = shim.exited.then((status) => this.exited(entry, status));
   }
 
+  get networks(): Networks {
+    return this.options.networks;
+  }
+
+  /** `docker network connect`: on the network from its next start, and at once if it runs. */
+  async connectNetwork(ref: string, network: string, aliases: string[] | null): Promise<void> {
+    const entry = this.find(ref);
+    const { record } = entry;
+    const { Name, Id } = this.options.networks.find(network);
+    if (!this.options.networks.bridged(Name) || !Object.keys(record.NetworkSettings.Networks).some((n) => this.options.networks.bridged(n))) {
+      throw forbidden(`container ${record.Name.slice(1)} cannot be connected to ${Name}: only containers on bridge networks join bridge networks`);
+    }
+    if (record.NetworkSettings.Networks[Name]) throw forbidden(`endpoint with name ${record.Name.slice(1)} already exists in network ${Name}`);
+    record.NetworkSettings.Networks[Name] = endpointSettings(Id, aliases);
+    if (record.State.Running) {
+      const names = [record.Name.slice(1), ...(aliases ?? []), record.Id.slice(0, 12)];
+      try {
+        record.NetworkSettings.Networks[Name] = { ...record.NetworkSettings.Networks[Name], ...(await this.options.networks.attach(record.Id, Name, names)) };
+      } catch (error) {
+        delete record.NetworkSettings.Networks[Name];
+        throw new ApiError(500, `failed to connect container ${record.Id} to ${Name}: ${(error as Error).message}`);
+      }
+    }
+    await this.save(entry);
+  }
+
+  /** `docker network disconnect`. */
+  async disconnectNetwork(ref: string, network: string): Promise<void> {
+    const entry = this.find(ref);
+    const { record } = entry;
+    const { Name } = this.options.networks.find(network);
+    if (!record.NetworkSettings.Networks[Name]) throw badRequest(`container ${record.Id} is not connected to network ${Name}`);
+    if (record.State.Running) await this.options.networks.detach(record.Id, Name);
+    delete record.NetworkSettings.Networks[Name];
+    await this.save(entry);
+  }
+
   /** HostConfig.NetworkMode as it will be used: bridge (the default), host, none, or container:<ID>. */
   private networkMode(mode: string | undefined): string {
-    if (!mode || mode === 'default' || mode === 'bridge') return 'bridge';
-    if (mode === 'host' || mode === 'none') return mode;
+    if (!mode || mode === 'default') return 'bridge';
     if (mode.startsWith('container:')) return `container:${this.find(mode.slice('container:'.length)).record.Id}`;
-    throw notFound(`network ${mode} not found`);
+    return this.options.networks.find(mode).Name;
   }
 
   /**
-   * The container's network, before it starts: on the bridge, its endpoint with its ports
-   * published (the namespace path is returned for the spec); sharing another's, that one's.
+   * The container's networks, before it starts: on bridge networks, a namespace of its own with
+   * an interface and address on each, and its ports published on the first; sharing another
+   * container's network, that one's namespace.
    */
-  private async connect(entry: Live): Promise<Endpoint | string | undefined> {
+  private async connect(entry: Live): Promise<Joined | undefined> {
     const { record } = entry;
     const mode = record.HostConfig.NetworkMode ?? 'bridge';
     if (mode.startsWith('container:')) {
       const other = this.find(mode.slice('container:'.length)).record;
       if (!other.State.Running) throw conflict(`cannot join network of a non running container: ${other.Id}`);
-      return `/proc/${other.State.Pid}/ns/net`;
+      return { netns: `/proc/${other.State.Pid}/ns/net` };
     }
-    if (mode !== 'bridge') return undefined;
-    let endpoint: Endpoint;
+    const networks = this.options.networks;
+    const names = Object.keys(record.NetworkSettings.Networks).filter((n) => networks.bridged(n));
+    if (!names.length) return undefined;
+    let netns: string;
     try {
-      endpoint = await this.options.network.attach(record.Id);
+      netns = await networks.sandbox(record.Id);
+      for (const name of names) {
+        const settings = record.NetworkSettings.Networks[name];
+        const dnsNames = [record.Name.slice(1), ...(settings.Aliases ?? []).filter((a) => a !== record.Id.slice(0, 12)), record.Id.slice(0, 12)];
+        record.NetworkSettings.Networks[name] = { ...settings, ...(await networks.attach(record.Id, name, dnsNames)) };
+      }
     } catch (error) {
+      await this.disconnect(entry);
       throw new ApiError(500, `failed to set up the network of container ${record.Id}: ${(error as Error).message}`);
     }
+    const first = record.NetworkSettings.Networks[names[0]];
     try {
       const wanted = publications(record.HostConfig.PortBindings ?? undefined, record.Config.ExposedPorts, record.HostConfig.PublishAllPorts === true);
-      entry.proxies = await PortProxies.open(wanted, endpoint.IPAddress);
+      entry.proxies = await PortProxies.open(wanted, first.IPAddress);
     } catch (error) {
-      await this.options.network.detach(record.Id);
+      await this.disconnect(entry);
       throw new ApiError(500, `driver failed programming external connectivity on endpoint ${record.Name.slice(1)} (${record.Id}): ${(error as Error).message}`);
     }
-    const { IPAddress, IPPrefixLen, Gateway, MacAddress } = endpoint;
-    record.NetworkSettings = {
-      Bridge: '',
+    const onBridge = record.NetworkSettings.Networks.bridge;
+    Object.assign(record.NetworkSettings, {
       SandboxID: record.Id,
-      SandboxKey: endpoint.netns,
+      SandboxKey: netns,
       Ports: portMap(record.Config.ExposedPorts, entry.proxies.bound),
-      IPAddress, IPPrefixLen, Gateway, MacAddress,
-      Networks: {
-        bridge: {
-          IPAMConfig: null, Links: null, Aliases: null, MacAddress, NetworkID: this.options.network.name, EndpointID: record.Id,
-          Gateway, IPAddress, IPPrefixLen, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DNSNames: null,
-        },
-      },
-    };
-    return endpoint;
+      // The top-level fields are the default bridge's, as Docker's are.
+      IPAddress: onBridge?.IPAddress ?? '', IPPrefixLen: onBridge?.IPPrefixLen ?? 0, Gateway: onBridge?.Gateway ?? '', MacAddress: onBridge?.MacAddress ?? '',
+    });
+    return { netns, address: first.IPAddress, nameserver: networks.nameserver(names) };
   }
 
   /** Once it has stopped (or failed to start): its ports unpublished, its endpoint removed. */
   private async disconnect(entry: Live): Promise<void> {
     const { proxies, record } = entry;
     entry.proxies = undefined;
-    record.NetworkSettings = { Bridge: '', SandboxID: '', Ports: {}, Networks: {} };
-    const bridged = (record.HostConfig.NetworkMode ?? 'bridge') === 'bridge';
-    await Promise.all([proxies?.close(), bridged ? this.options.network.detach(record.Id) : undefined]);
+    const networks = Object.fromEntries(
+      Object.entries(record.NetworkSettings.Networks).map(([name, e]) => [name, { ...endpointSettings(e.NetworkID, e.Aliases), Aliases: e.Aliases }]),
+    );
+    record.NetworkSettings = { Bridge: '', SandboxID: '', Ports: {}, Networks: networks };
+    await Promise.all([proxies?.close(), this.options.networks.release(record.Id)]);
   }
 
   /** A container whose monitor outlived an engine restart: its exit file tells when it ends. */
@@ -606,7 +688,7 @@ export class Containers {
   }
 
   /** Everything the monitor needs to run this container. */
-  private async spec(entry: Live, lower: string[], endpoint: Endpoint | string | undefined): Promise<{ spec: ContainerSpec; monitor: Prepared['monitor'] }> {
+  private async spec(entry: Live, lower: string[], joined: Joined | undefined): Promise<{ spec: ContainerSpec; monitor: Prepared['monitor'] }> {
     const { record, dir } = entry;
     const config = record.Config;
     const overlay = this.options.storageDriver === 'overlay2';
@@ -618,8 +700,8 @@ export class Containers {
     if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
     await Promise.all([
       writeFile(record.HostnamePath, `${config.Hostname}\n`),
-      writeFile(record.HostsPath, hostsFile(config.Hostname, typeof endpoint === 'object' ? endpoint.IPAddress : undefined)),
-      resolvConf().then((text) => writeFile(record.ResolvConfPath, text)),
+      writeFile(record.HostsPath, hostsFile(config.Hostname, joined?.address)),
+      resolvConf(joined?.nameserver).then((text) => writeFile(record.ResolvConfPath, text)),
     ]);
 
     const limits: Limits = {};
@@ -636,9 +718,8 @@ export class Containers {
     const spec = defaultSpec(rootfs);
     // On the bridge (or another container's network) it joins a namespace made for it; with
     // none, its own holds just the loopback device; with host, it has the host's.
-    const joined = typeof endpoint === 'object' ? endpoint.netns : endpoint;
     spec.namespaces = CONTAINER_NAMESPACES.filter((ns) => ns !== 'network' || (network === 'none' && !joined));
-    if (joined) spec.joinNetwork = joined;
+    if (joined) spec.joinNetwork = joined.netns;
     spec.hostname = network === 'host' ? undefined : config.Hostname;
     spec.loopbackUp = network === 'none';
     if (overlay) spec.overlay = { lower: [await this.initLayer(), ...lower], upper: join(dir, 'upper'), work: join(dir, 'work') };
@@ -884,10 +965,10 @@ function hostsFile(hostname: string, address = '127.0.1.1'): string {
 }
 
 /** The host's resolv.conf, as Docker hands it to containers. */
-async function resolvConf(): Promise<string> {
-  try {
-    return await readFile('/etc/resolv.conf', 'utf8');
-  } catch {
-    return '';
-  }
+/** The host's resolv.conf; on a user network, the network's DNS server instead of the host's (its search domains kept). */
+async function resolvConf(nameserver?: string): Promise<string> {
+  const host = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+  if (!nameserver) return host;
+  const search = host.split('\n').filter((l) => /^\s*search\s/.test(l));
+  return [`nameserver ${nameserver}`, ...search, 'options ndots:0', ''].join('\n');
 }

@@ -1,20 +1,15 @@
-// The default bridge network, as Docker's docker0: a Linux bridge of this engine's own with the
-// host as gateway, and for each running container a network namespace made before it starts
-// (the native helper joins it), a veth pair between the two, an address from a subnet that no
-// route of the host's uses, and a default route through the bridge. Everything is named after the
-// bridge, so that what a crash left behind is found and removed on the next start, and engines
-// with other data roots (and bridges) on the same machine leave each other's alone.
+// Bridge networks on the host, as Docker's docker0 and `br-…` networks: a Linux bridge with the
+// host as gateway on a subnet that no route of the host's uses, and for a container a veth pair
+// from the bridge into the container's network namespace, with an address of its own and (on its
+// first network) the default route. Outbound traffic leaves through the host, masqueraded as it
+// (iptables' MASQUERADE, IP forwarding on, as Docker turns it on); every rule carries a comment
+// naming its bridge, and goes with it.
 //
-// The work is done by iproute2's `ip`, a few commands at a time in its batch mode. Outbound
-// traffic leaves through the host, masqueraded as it (iptables' MASQUERADE, IP forwarding on, as
-// Docker turns it on); every rule carries a comment naming the bridge, and goes with it.
+// The work is done by iproute2's `ip`, a few commands at a time in its batch mode.
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
-
-/** Where `ip netns` keeps named network namespaces. */
-const NETNS_DIR = '/run/netns';
+import { readFile, writeFile } from 'node:fs/promises';
 
 /** Runs `ip` with these arguments; `batch`: commands fed to `ip -batch -`. Rejects with what ip said. */
 export function ip(args: string[], batch?: string[]): Promise<string> {
@@ -41,102 +36,110 @@ function command(name: string, args: string[], input: string | undefined, missin
 
 const FORWARDING = '/proc/sys/net/ipv4/ip_forward';
 
-/** What a container on the bridge got: docker inspect's NetworkSettings fields. */
+/** What a container got on a network: docker inspect's endpoint fields. */
 export interface Endpoint {
-  /** The namespace the container joins. */
-  netns: string;
   IPAddress: string;
   IPPrefixLen: number;
   Gateway: string;
   MacAddress: string;
 }
 
-interface Subnet {
+export interface Subnet {
   /** The network's first address, as a number. */
   base: number;
   prefix: number;
 }
 
-const toNumber = (a: string) => a.split('.').reduce((n, part) => n * 256 + Number(part), 0);
-const toAddress = (n: number) => [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
+export const toNumber = (a: string) => a.split('.').reduce((n, part) => n * 256 + Number(part), 0);
+export const toAddress = (n: number) => [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
 const overlaps = (a: Subnet, b: Subnet) => {
   const size = (s: Subnet) => 2 ** (32 - s.prefix);
   return a.base < b.base + size(b) && b.base < a.base + size(a);
 };
 
-/** The subnets to try: Docker's range for the machine's engine, a hashed /24 of 10.200.0.0/13 for any other. */
-function candidates(bridge: string, main: boolean): Subnet[] {
-  if (main) return Array.from({ length: 15 }, (_, i) => ({ base: toNumber(`172.${17 + i}.0.0`), prefix: 16 }));
-  const start = createHash('sha256').update(bridge).digest().readUInt16BE(0) % 2048;
-  return Array.from({ length: 2048 }, (_, i) => ({ base: toNumber('10.200.0.0') + ((start + i) % 2048) * 256, prefix: 24 }));
+/** `10.1.0.0/16` → a Subnet; a clear error for anything else. */
+export function parseSubnet(cidr: string): Subnet {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+  const prefix = Number(m?.[5]);
+  if (!m || m.slice(1, 5).some((p) => Number(p) > 255) || prefix < 8 || prefix > 30) throw new Error(`invalid subnet ${cidr}: expected an IPv4 CIDR from /8 to /30, such as 10.5.0.0/16`);
+  const size = 2 ** (32 - prefix);
+  return { base: Math.floor(toNumber(m.slice(1, 5).join('.')) / size) * size, prefix };
 }
 
-export class BridgeNetwork {
-  /** Addresses in use, by container ID (host part). */
+export const formatSubnet = (s: Subnet) => `${toAddress(s.base)}/${s.prefix}`;
+
+/** The routes of the host, as subnets. */
+async function hostRoutes(): Promise<Subnet[]> {
+  const routes = JSON.parse(await ip(['-j', '-4', 'route', 'show', 'table', 'all'])) as { dst: string }[];
+  return routes
+    .map((r) => /^(\d+\.\d+\.\d+\.\d+)(?:\/(\d+))?$/.exec(r.dst))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ base: toNumber(m[1]), prefix: Number(m[2] ?? 32) }));
+}
+
+/**
+ * A subnet for a new network that overlaps no route of the host's nor `avoid`: Docker's 172.17–31
+ * /16s for the machine's engine, a /24 of 10.200.0.0/13 (from a hash of `seed`) for any other.
+ */
+export async function freeSubnet(seed: string, main: boolean, avoid: Subnet[]): Promise<Subnet> {
+  const taken = [...(await hostRoutes()), ...avoid];
+  const start = createHash('sha256').update(seed).digest().readUInt16BE(0) % 2048;
+  const candidates = main
+    ? Array.from({ length: 15 }, (_, i) => ({ base: toNumber(`172.${17 + i}.0.0`), prefix: 16 }))
+    : Array.from({ length: 2048 }, (_, i) => ({ base: toNumber('10.200.0.0') + ((start + i) % 2048) * 256, prefix: 24 }));
+  const subnet = candidates.find((c) => !taken.some((t) => overlaps(c, t)));
+  if (!subnet) throw new Error('no free subnet for a network: every candidate overlaps a route of this machine or another network');
+  return subnet;
+}
+
+/** One Linux bridge: made when first needed, its addresses handed out, removed when idle. */
+export class Bridge {
+  /** Addresses in use, by container ID. */
   private readonly used = new Map<string, number>();
-  private readonly detaching = new Set<Promise<void>>();
-  private subnet: Subnet | undefined;
-  private ready: Promise<Subnet> | undefined;
+  private ready: Promise<void> | undefined;
 
-  /** `dataRoot`: the engine's; the default one's bridge is tug0, another's is named by a hash of it. */
-  constructor(dataRoot: string, main = dataRoot === '/var/lib/tug') {
-    this.name = main ? 'tug0' : `tug${createHash('sha256').update(dataRoot).digest('hex').slice(0, 8)}`;
-    this.main = main;
+  constructor(
+    readonly device: string,
+    readonly subnet: Subnet,
+  ) {}
+
+  get gateway(): string {
+    return toAddress(this.subnet.base + 1);
   }
 
-  readonly name: string;
-  private readonly main: boolean;
-
-  /** The namespace of a container on this bridge. */
-  private netns(id: string): string {
-    return `${this.name}-${id.slice(0, 12)}`;
+  get inUse(): boolean {
+    return this.used.size > 0;
   }
 
-  /** The host's end of a container's veth pair. */
-  private static veth(id: string): string {
-    return `tv${id.slice(0, 12)}`;
-  }
-
-  /** Makes the bridge where it is missing (taking up its address where it is there). */
-  private ensure(): Promise<Subnet> {
+  /** Makes the bridge where it is missing (an existing one is taken as it is), with its rules. */
+  ensure(): Promise<void> {
     this.ready ??= (async () => {
-      const existing = JSON.parse(await ip(['-j', '-4', 'addr', 'show', 'dev', this.name]).catch(() => '[]')) as { addr_info?: { local: string; prefixlen: number }[] }[];
-      const info = existing[0]?.addr_info?.[0];
-      if (info) {
-        this.subnet = { base: toNumber(info.local) - 1, prefix: info.prefixlen };
-        await ip(['link', 'set', this.name, 'up']);
-        await this.masquerade(this.subnet).catch((error: Error) => console.error(`the bridge ${this.name}: containers reach no other machine: ${error.message}`));
-        return this.subnet;
+      const existing = JSON.parse(await ip(['-j', '-4', 'addr', 'show', 'dev', this.device]).catch(() => '[]')) as { addr_info?: unknown[] }[];
+      if (existing.length === 0) {
+        const clash = (await hostRoutes()).find((r) => overlaps(r, this.subnet));
+        if (clash) throw new Error(`the subnet ${formatSubnet(this.subnet)} of ${this.device} overlaps the host's route to ${formatSubnet(clash)}`);
+        await ip([], [`link add ${this.device} type bridge`, `addr add ${this.gateway}/${this.subnet.prefix} dev ${this.device}`]);
       }
-      const routes = JSON.parse(await ip(['-j', '-4', 'route', 'show', 'table', 'all'])) as { dst: string }[];
-      const taken = routes
-        .map((r) => /^(\d+\.\d+\.\d+\.\d+)(?:\/(\d+))?$/.exec(r.dst))
-        .filter((m): m is RegExpExecArray => m !== null)
-        .map((m) => ({ base: toNumber(m[1]), prefix: Number(m[2] ?? 32) }));
-      const subnet = candidates(this.name, this.main).find((c) => !taken.some((t) => overlaps(c, t)));
-      if (!subnet) throw new Error(`no free subnet for the bridge ${this.name}: every candidate overlaps a route of this machine`);
-      await ip([], [`link add ${this.name} type bridge`, `addr add ${toAddress(subnet.base + 1)}/${subnet.prefix} dev ${this.name}`, `link set ${this.name} up`]);
-      this.subnet = subnet;
-      await this.masquerade(subnet).catch((error: Error) => console.error(`the bridge ${this.name}: containers reach no other machine: ${error.message}`));
-      return subnet;
+      await ip(['link', 'set', this.device, 'up']);
+      await this.masquerade().catch((error: Error) => console.error(`the bridge ${this.device}: containers reach no other machine: ${error.message}`));
     })();
     this.ready.catch(() => (this.ready = undefined));
     return this.ready;
   }
 
   /** The rules of this bridge: what leaves it goes out masqueraded as the host, and may be forwarded. */
-  private rules(subnet: Subnet): string[][] {
-    const tag = ['-m', 'comment', '--comment', `tug:${this.name}`];
+  private rules(): string[][] {
+    const tag = ['-m', 'comment', '--comment', `tug:${this.device}`];
     return [
-      ['-t', 'nat', 'POSTROUTING', '-s', `${toAddress(subnet.base)}/${subnet.prefix}`, '!', '-o', this.name, '-j', 'MASQUERADE', ...tag],
-      ['-t', 'filter', 'FORWARD', '-i', this.name, '-j', 'ACCEPT', ...tag],
-      ['-t', 'filter', 'FORWARD', '-o', this.name, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT', ...tag],
+      ['-t', 'nat', 'POSTROUTING', '-s', formatSubnet(this.subnet), '!', '-o', this.device, '-j', 'MASQUERADE', ...tag],
+      ['-t', 'filter', 'FORWARD', '-i', this.device, '-j', 'ACCEPT', ...tag],
+      ['-t', 'filter', 'FORWARD', '-o', this.device, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT', ...tag],
     ];
   }
 
-  private async masquerade(subnet: Subnet): Promise<void> {
+  private async masquerade(): Promise<void> {
     if ((await readFile(FORWARDING, 'utf8')).trim() !== '1') await writeFile(FORWARDING, '1');
-    for (const [t, table, chain, ...rule] of this.rules(subnet)) {
+    for (const [t, table, chain, ...rule] of this.rules()) {
       // Inserted first, ahead of any policy of others; checked first, so that a restart adds none twice.
       if (!(await iptables([t, table, '-C', chain, ...rule]).then(() => true, () => false))) await iptables([t, table, '-I', chain, ...rule]);
     }
@@ -146,7 +149,7 @@ export class BridgeNetwork {
   private async unmasquerade(): Promise<void> {
     for (const [table, chain] of [['nat', 'POSTROUTING'], ['filter', 'FORWARD']]) {
       const listed = await iptables(['-t', table, '-S', chain]).catch(() => '');
-      for (const line of listed.split('\n').filter((l) => l.includes(`tug:${this.name}`))) {
+      for (const line of listed.split('\n').filter((l) => l.includes(`"tug:${this.device}"`))) {
         // `-A CHAIN rule…` as iptables-save writes it; the comment's quotes are iptables' own.
         const rule = line.replace(/^-A \S+ /, '').match(/"[^"]*"|\S+/g)!.map((w) => w.replace(/^"(.*)"$/, '$1'));
         await iptables(['-t', table, '-D', chain, ...rule]).catch(() => {});
@@ -155,71 +158,45 @@ export class BridgeNetwork {
   }
 
   /** Takes note of a running container's address (found in its record after an engine restart). */
-  reserve(id: string, address: string): void {
+  async reserve(id: string, address: string): Promise<void> {
     this.used.set(id, toNumber(address));
+    await this.ensure();
   }
 
-  /** A namespace for the container, wired to the bridge, with an address of its own. */
-  async attach(id: string): Promise<Endpoint> {
-    const subnet = await this.ensure();
+  /**
+   * A veth pair from the bridge into `netns` (`ifname` there, `veth` here) with an address of
+   * the container's own; `defaultRoute`: the container's traffic leaves through this bridge.
+   */
+  async connect(id: string, netns: string, ifname: string, veth: string, defaultRoute: boolean): Promise<Endpoint> {
+    await this.ensure();
     const taken = new Set(this.used.values());
-    const size = 2 ** (32 - subnet.prefix);
+    const size = 2 ** (32 - this.subnet.prefix);
     let address = 0;
-    for (let n = subnet.base + 2; n < subnet.base + size - 1; n++) {
-      if (!taken.has(n)) {
-        address = n;
-        break;
-      }
-    }
-    if (!address) throw new Error(`the bridge ${this.name} has no address left`);
+    for (let n = this.subnet.base + 2; n < this.subnet.base + size - 1 && !address; n++) if (!taken.has(n)) address = n;
+    if (!address) throw new Error(`the network on ${this.device} has no address left in ${formatSubnet(this.subnet)}`);
     this.used.set(id, address);
-    const ns = this.netns(id);
     const mac = `02:42:${[24, 16, 8, 0].map((s) => (Math.floor(address / 2 ** s) % 256).toString(16).padStart(2, '0')).join(':')}`;
-    const gateway = toAddress(subnet.base + 1);
     try {
-      await ip(['netns', 'add', ns]);
-      const veth = BridgeNetwork.veth(id);
-      await ip([], [`link add ${veth} type veth peer name eth0 address ${mac} netns ${ns}`, `link set ${veth} master ${this.name}`, `link set ${veth} up`]);
-      await ip(['-n', ns], [`addr add ${toAddress(address)}/${subnet.prefix} dev eth0`, 'link set eth0 up', 'link set lo up', `route add default via ${gateway}`]);
+      await ip([], [`link add ${veth} type veth peer name ${ifname} address ${mac} netns ${netns}`, `link set ${veth} master ${this.device}`, `link set ${veth} up`]);
+      await ip(['-n', netns], [`addr add ${toAddress(address)}/${this.subnet.prefix} dev ${ifname}`, `link set ${ifname} up`, ...(defaultRoute ? [`route add default via ${this.gateway}`] : [])]);
     } catch (error) {
-      await this.detach(id);
+      this.release(id);
+      await ip(['link', 'delete', veth]).catch(() => {});
       throw error;
     }
-    return { netns: `${NETNS_DIR}/${ns}`, IPAddress: toAddress(address), IPPrefixLen: subnet.prefix, Gateway: gateway, MacAddress: mac };
+    return { IPAddress: toAddress(address), IPPrefixLen: this.subnet.prefix, Gateway: this.gateway, MacAddress: mac };
   }
 
-  /** Removes the container's namespace (its veth pair goes with it) and frees its address. */
-  detach(id: string): Promise<void> {
+  /** Frees the container's address (its veth goes with its namespace, or is deleted by the caller). */
+  release(id: string): void {
     this.used.delete(id);
-    const done = (async () => {
-      await ip(['netns', 'delete', this.netns(id)]).catch(() => {});
-      await ip(['link', 'delete', BridgeNetwork.veth(id)]).catch(() => {});
-    })();
-    // close() waits for these: the engine must not exit with a namespace half removed.
-    this.detaching.add(done);
-    void done.finally(() => this.detaching.delete(done));
-    return done;
   }
 
-  /** Removes the namespaces and veths of this bridge whose containers do not run (left by a crash). */
-  async reconcile(running: Set<string>): Promise<void> {
-    const keep = new Set([...running].map((id) => id.slice(0, 12)));
-    const names = await readdir(NETNS_DIR).catch(() => [] as string[]);
-    for (const name of names) {
-      if (!name.startsWith(`${this.name}-`)) continue;
-      const id = name.slice(this.name.length + 1);
-      if (!keep.has(id)) await ip(['netns', 'delete', name]).catch(() => {});
-    }
-    const links = JSON.parse(await ip(['-j', 'link', 'show', 'master', this.name]).catch(() => '[]')) as { ifname: string }[];
-    for (const { ifname } of links) if (ifname.startsWith('tv') && !keep.has(ifname.slice(2))) await ip(['link', 'delete', ifname]).catch(() => {});
-  }
-
-  /** Removes the bridge when no container is on it (the engine stops; containers that run on keep it). */
-  async close(): Promise<void> {
-    await Promise.all(this.detaching);
-    if (this.used.size > 0) return;
-    await ip(['link', 'delete', this.name]).catch(() => {});
-    await this.unmasquerade();
+  /** Removes the bridge and its rules, unless a container is on it (`force`: even then). */
+  async remove(force = false): Promise<void> {
+    if (this.inUse && !force) return;
     this.ready = undefined;
+    await ip(['link', 'delete', this.device]).catch(() => {});
+    await this.unmasquerade();
   }
 }
