@@ -199,6 +199,12 @@ test('user networks: containers find each other by name and alias; ls and inspec
   assert.match(gone.stderr, /network appnet not found/);
 });
 
+test('--add-host (host-gateway too), --hostname in /etc/hosts; --dns, --dns-search, --dns-option in resolv.conf', async () => {
+  const out = await docker('run', '--rm', '--hostname', 'boxy', '--add-host', 'db.local:10.1.2.3', '--add-host', 'gw:host-gateway', '--dns', '10.0.0.53', '--dns-search', 'example.test', '--dns-option', 'timeout:1', t.busybox, 'sh', '-c', 'tail -3 /etc/hosts; cat /etc/resolv.conf');
+  const gateway = (JSON.parse(await docker('network', 'inspect', 'bridge'))[0] as { IPAM: { Config: { Gateway: string }[] } }).IPAM.Config[0].Gateway;
+  assert.match(out, new RegExp(`^\\d+\\.\\d+\\.\\d+\\.\\d+\\tboxy\\n10\\.1\\.2\\.3\\tdb\\.local\\n${gateway.replace(/\./g, '\\.')}\\tgw\\nnameserver 10\\.0\\.0\\.53\\nsearch example\\.test\\noptions timeout:1\\n$`));
+});
+
 test('--network none has the loopback alone; host has the host\'s devices; container: shares another\'s', async () => {
   assert.deepEqual((await docker('run', '--rm', '--network', 'none', t.busybox, 'ls', '/sys/class/net')).split(/\s+/).filter(Boolean), ['lo']);
   // The host's own network namespace (its devices come and go with other tests' containers).

@@ -564,6 +564,15 @@ export class Containers {
     await this.save(entry);
   }
 
+  /** `--add-host NAME:IP` as /etc/hosts lines; `host-gateway` is the default bridge's gateway, as Docker takes it. */
+  private extraHosts(entries: unknown): string[] {
+    return (Array.isArray(entries) ? entries : []).map((entry: string) => {
+      const at = entry.indexOf(':');
+      const [name, address] = [entry.slice(0, at), entry.slice(at + 1)];
+      return `${address === 'host-gateway' ? this.options.networks.gateway('bridge') : address}\t${name}`;
+    });
+  }
+
   /** HostConfig.NetworkMode as it will be used: bridge (the default), host, none, or container:<ID>. */
   private networkMode(mode: string | undefined): string {
     if (!mode || mode === 'default') return 'bridge';
@@ -700,8 +709,8 @@ export class Containers {
     if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
     await Promise.all([
       writeFile(record.HostnamePath, `${config.Hostname}\n`),
-      writeFile(record.HostsPath, hostsFile(config.Hostname, joined?.address)),
-      resolvConf(joined?.nameserver).then((text) => writeFile(record.ResolvConfPath, text)),
+      writeFile(record.HostsPath, hostsFile(config.Hostname, joined?.address, this.extraHosts(record.HostConfig.ExtraHosts))),
+      resolvConf(joined?.nameserver, record.HostConfig).then((text) => writeFile(record.ResolvConfPath, text)),
     ]);
 
     const limits: Limits = {};
@@ -951,7 +960,7 @@ function mergeConfig(body: CreateBody, image: ImageRecord, id: string): Containe
 }
 
 /** /etc/hosts: localhost, and the container's name on its address (127.0.1.1 without one). */
-function hostsFile(hostname: string, address = '127.0.1.1'): string {
+function hostsFile(hostname: string, address = '127.0.1.1', extra: string[] = []): string {
   return [
     '127.0.0.1\tlocalhost',
     '::1\tlocalhost ip6-localhost ip6-loopback',
@@ -960,15 +969,24 @@ function hostsFile(hostname: string, address = '127.0.1.1'): string {
     'ff02::1\tip6-allnodes',
     'ff02::2\tip6-allrouters',
     `${address}\t${hostname}`,
+    ...extra,
     '',
   ].join('\n');
 }
 
-/** The host's resolv.conf, as Docker hands it to containers. */
-/** The host's resolv.conf; on a user network, the network's DNS server instead of the host's (its search domains kept). */
-async function resolvConf(nameserver?: string): Promise<string> {
-  const host = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-  if (!nameserver) return host;
-  const search = host.split('\n').filter((l) => /^\s*search\s/.test(l));
-  return [`nameserver ${nameserver}`, ...search, 'options ndots:0', ''].join('\n');
+/**
+ * The host's resolv.conf; on a user network, the network's DNS server instead of the host's
+ * nameservers; `--dns`, `--dns-search` and `--dns-option` replace what they name.
+ */
+async function resolvConf(nameserver: string | undefined, host: HostConfig): Promise<string> {
+  const text = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+  const { Dns, DnsSearch, DnsOptions } = host as { Dns?: string[] | null; DnsSearch?: string[] | null; DnsOptions?: string[] | null };
+  if (!nameserver && !Dns?.length && !DnsSearch?.length && !DnsOptions?.length) return text;
+  const lines = (key: string) => text.split('\n').filter((l) => new RegExp(`^\\s*${key}\\s`).test(l));
+  return [
+    ...(Dns?.length ? Dns.map((d) => `nameserver ${d}`) : nameserver ? [`nameserver ${nameserver}`] : lines('nameserver')),
+    ...(DnsSearch?.length ? [`search ${DnsSearch.join(' ')}`] : lines('search')),
+    ...(DnsOptions?.length ? [`options ${DnsOptions.join(' ')}`] : nameserver ? ['options ndots:0'] : lines('options')),
+    '',
+  ].join('\n');
 }

@@ -206,6 +206,11 @@ export class Networks {
     return this.network(ref).bridge !== undefined;
   }
 
+  /** A bridge network's gateway: the host, as its containers reach it. */
+  gateway(ref: string): string | undefined {
+    return this.network(ref).bridge?.gateway;
+  }
+
   /** The nameserver a container on these networks asks: the first user network's DNS server, else none of ours. */
   nameserver(refs: string[]): string | undefined {
     const user = refs.map((r) => this.network(r)).find((n) => n.record.Name !== 'bridge' && n.bridge);
