@@ -187,8 +187,10 @@ async function runMeasurement(engine: TestEngine, peers: Peers, images: Images):
   await ok(engine.docker(['pull', images.busyboxRef]), 'docker pull busybox');
   await ok(engine.docker(['tag', images.busyboxRef, 'busybox']), 'docker tag busybox');
   const contestants: Contestant[] = [
-    contestant('tug', 'docker run --rm busybox true    (docker CLI → tugd)', async () => {
-      await ok(engine.docker(['run', '--rm', 'busybox', 'true']), 'docker run');
+    // --network none: a network namespace with lo up, as runc and podman are given here (a
+    // bridge would add a veth pair and an address; bench/network measures that side).
+    contestant('tug', 'docker run --rm --network none busybox true    (docker CLI → tugd)', async () => {
+      await ok(engine.docker(['run', '--rm', '--network', 'none', 'busybox', 'true']), 'docker run');
     }),
   ];
   const { runc, podman } = peers;
@@ -196,8 +198,7 @@ async function runMeasurement(engine: TestEngine, peers: Peers, images: Images):
     runc ? contestant('runc', `runc --root … run --bundle ${runc.bundle} <fresh id>`, (i) => runc.run(i)) : missing('runc'),
   );
   if (podman) {
-    // --network none: a network namespace with lo up, as tugd and runc give (podman's default
-    // bridge would also make a veth pair and firewall rules on the host).
+    // --network none, as tugd's: podman's default bridge would also make a veth pair and firewall rules on the host.
     const c = contestant('podman', 'podman --root … --runtime runc run --rm --network none busybox true', async () => {
       await podman.cmd(['run', '--rm', '--network', 'none', 'busybox', 'true']);
     });
