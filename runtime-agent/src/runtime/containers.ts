@@ -307,6 +307,7 @@ export class Containers {
         (list ?? []).map((b) => ({ ...parsePortKey(key), hostIp: b.HostIp, hostPort: Number(b.HostPort) })),
       );
       entry.proxies = await PortProxies.open(bound, attached[0][1].IPAddress);
+      await this.options.networks.publish(record.Id, attached[0][0], bound, true);
     } catch (error) {
       console.error(`container ${record.Id}: its network could not be taken up again: ${(error as Error).message}`);
     }
@@ -616,6 +617,8 @@ export class Containers {
       await this.disconnect(entry);
       throw new ApiError(500, `driver failed programming external connectivity on endpoint ${record.Name.slice(1)} (${record.Id}): ${(error as Error).message}`);
     }
+    // Where iptables is, the kernel carries the ports (the proxy stays bound, and carries them where not).
+    await networks.publish(record.Id, names[0], entry.proxies.bound).catch((error: Error) => console.error(`container ${record.Id}: its ports go through the engine's proxy: ${error.message}`));
     const onBridge = record.NetworkSettings.Networks.bridge;
     Object.assign(record.NetworkSettings, {
       SandboxID: record.Id,

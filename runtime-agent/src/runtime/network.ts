@@ -92,6 +92,20 @@ export async function freeSubnet(seed: string, main: boolean, avoid: Subnet[]): 
   return subnet;
 }
 
+/** Deletes the rules of the nat and filter tables whose comment `pick` picks. */
+export async function removeRules(pick: (comment: string) => boolean): Promise<void> {
+  for (const table of ['nat', 'filter']) {
+    const listed = await iptables(['-t', table, '-S']).catch(() => '');
+    for (const line of listed.split('\n')) {
+      const comment = /--comment "?([^"\s]+)"?/.exec(line)?.[1];
+      if (!line.startsWith('-A ') || !comment || !pick(comment)) continue;
+      // `-A CHAIN rule…` as iptables -S writes it; the comment's quotes are iptables' own.
+      const [, chain, ...rule] = line.match(/"[^"]*"|\S+/g)!.map((w) => w.replace(/^"(.*)"$/, '$1'));
+      await iptables(['-t', table, '-D', chain, ...rule]).catch(() => {});
+    }
+  }
+}
+
 /** One Linux bridge: made when first needed, its addresses handed out, removed when idle. */
 export class Bridge {
   /** Addresses in use, by container ID. */
@@ -145,16 +159,34 @@ export class Bridge {
     }
   }
 
-  /** Removes every rule naming this bridge (the ones a crash left too). */
-  private async unmasquerade(): Promise<void> {
-    for (const [table, chain] of [['nat', 'POSTROUTING'], ['filter', 'FORWARD']]) {
-      const listed = await iptables(['-t', table, '-S', chain]).catch(() => '');
-      for (const line of listed.split('\n').filter((l) => l.includes(`"tug:${this.device}"`))) {
-        // `-A CHAIN rule…` as iptables-save writes it; the comment's quotes are iptables' own.
-        const rule = line.replace(/^-A \S+ /, '').match(/"[^"]*"|\S+/g)!.map((w) => w.replace(/^"(.*)"$/, '$1'));
-        await iptables(['-t', table, '-D', chain, ...rule]).catch(() => {});
-      }
+  /** Removes every rule naming this bridge, its containers' too (the ones a crash left as well). */
+  private unmasquerade(): Promise<void> {
+    return removeRules((tag) => tag === `tug:${this.device}` || tag.startsWith(`tug:${this.device}:`));
+  }
+
+  /**
+   * Forwards published ports to a container in the kernel, as Docker does where iptables is:
+   * DNAT from the host's addresses (its loopback too, through route_localnet and a masquerade,
+   * so that the container can answer). The engine's proxy keeps each port bound meanwhile (no
+   * one else takes it) and carries the traffic where these rules cannot be made.
+   */
+  async forward(id: string, address: string, ports: { port: number; protocol: string; hostIp: string; hostPort: number }[]): Promise<void> {
+    if (!ports.length) return;
+    const tag = ['-m', 'comment', '--comment', `tug:${this.device}:${id.slice(0, 12)}`];
+    await writeFile(`/proc/sys/net/ipv4/conf/${this.device}/route_localnet`, '1');
+    const rules: string[][] = [['-t', 'nat', '-I', 'POSTROUTING', '-s', '127.0.0.0/8', '-o', this.device, '-d', address, '-j', 'MASQUERADE', ...tag]];
+    for (const p of ports) {
+      const match = ['-p', p.protocol, ...(p.hostIp === '0.0.0.0' ? [] : ['-d', p.hostIp]), '--dport', String(p.hostPort), '-m', 'addrtype', '--dst-type', 'LOCAL'];
+      const to = ['-j', 'DNAT', '--to-destination', `${address}:${p.port}`, ...tag];
+      rules.push(['-t', 'nat', '-I', 'OUTPUT', ...match, ...to], ['-t', 'nat', '-I', 'PREROUTING', ...match, ...to]);
+      rules.push(['-t', 'filter', '-I', 'FORWARD', '-o', this.device, '-d', address, '-p', p.protocol, '--dport', String(p.port), '-j', 'ACCEPT', ...tag]);
     }
+    for (const rule of rules) await iptables(rule);
+  }
+
+  /** Removes a container's forwarding rules. */
+  unforward(id: string): Promise<void> {
+    return removeRules((tag) => tag === `tug:${this.device}:${id.slice(0, 12)}`);
   }
 
   /** Takes note of a running container's address (found in its record after an engine restart). */

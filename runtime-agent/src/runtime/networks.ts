@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { badRequest, conflict, forbidden, notFound } from '../api/errors';
 import { writeFileAtomic } from '../images/content';
 import { DnsServer } from './dns';
-import { Bridge, formatSubnet, freeSubnet, ip, parseSubnet, toAddress, type Endpoint, type Subnet } from './network';
+import { Bridge, formatSubnet, freeSubnet, ip, parseSubnet, removeRules, toAddress, type Endpoint, type Subnet } from './network';
+import type { Publication } from './ports';
 
 /** `docker network inspect`'s fields. */
 export interface NetworkRecord {
@@ -64,6 +65,8 @@ interface Sandbox {
   netns: string;
   /** By network ID. */
   endpoints: Map<string, { ifname: string; veth: string; address: string; names: string[] }>;
+  /** The bridge whose rules forward its published ports. */
+  forwarded?: Bridge;
 }
 
 const NETNS_DIR = '/run/netns';
@@ -272,6 +275,17 @@ export class Networks {
     return undefined;
   }
 
+  /** Forwards a running container's published ports to its address on a network, in the kernel; `again`: its rules may be there already (an engine restart). */
+  async publish(id: string, ref: string, ports: Publication[], again = false): Promise<void> {
+    const network = this.network(ref);
+    const sandbox = this.sandboxes.get(id);
+    const endpoint = sandbox?.endpoints.get(network.record.Id);
+    if (!sandbox || !endpoint || !network.bridge || !ports.length) return;
+    sandbox.forwarded = network.bridge;
+    if (again) await network.bridge.unforward(id);
+    await network.bridge.forward(id, endpoint.address, ports);
+  }
+
   /** Disconnects a running container from one network (`docker network disconnect`). */
   async detach(id: string, ref: string): Promise<void> {
     const network = this.network(ref);
@@ -303,6 +317,7 @@ export class Networks {
     this.sandboxes.delete(id);
     for (const netId of sandbox.endpoints.keys()) this.networks.get(netId)?.bridge?.release(id);
     const done = (async () => {
+      await sandbox.forwarded?.unforward(id).catch(() => {});
       await ip(['netns', 'delete', sandbox.netns]).catch(() => {});
       for (const e of sandbox.endpoints.values()) await ip(['link', 'delete', e.veth]).catch(() => {});
     })();
@@ -318,6 +333,12 @@ export class Networks {
     for (const name of await readdir(NETNS_DIR).catch(() => [] as string[])) {
       if (name.startsWith(`${this.tag}-`) && !keep.has(name.slice(this.tag.length + 1))) await ip(['netns', 'delete', name]).catch(() => {});
     }
+    // Forwarding rules of containers that ended meanwhile: `tug:DEVICE:ID`.
+    const devices = new Set([...this.networks.values()].map((n) => n.bridge?.device));
+    await removeRules((tag) => {
+      const [prefix, device, id] = tag.split(':');
+      return prefix === 'tug' && id !== undefined && devices.has(device) && !keep.has(id);
+    }).catch(() => {});
     for (const { bridge } of this.networks.values()) {
       if (!bridge) continue;
       const links = JSON.parse(await ip(['-j', 'link', 'show', 'master', bridge.device]).catch(() => '[]')) as { ifname: string }[];
