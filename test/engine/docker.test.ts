@@ -263,7 +263,8 @@ describe('containers', () => {
     const id = (await ok('run', '-d', busybox, 'sh', '-c', 'sleep 100 & sleep 100 & wait')).trim();
     try {
       let result: { Titles: string[]; Processes: string[][] } = { Titles: [], Processes: [] };
-      for (let i = 0; i < 50 && result.Processes.length < 3; i++) {
+      // Until both children have exec'd sleep (a child just forked still shows as sh).
+      for (let i = 0; i < 50 && result.Processes.filter((p) => p[7] === 'sleep 100').length < 2; i++) {
         result = JSON.parse((await api('GET', `/containers/${id}/top`)).body);
         await new Promise((r) => setTimeout(r, 20));
       }

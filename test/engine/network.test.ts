@@ -8,8 +8,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { readdir, readlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import { ip, iptables } from '../../runtime-agent/src/runtime/network';
 import { busyboxEngine } from '../helpers/busybox-engine';
@@ -203,6 +204,19 @@ test('--add-host (host-gateway too), --hostname in /etc/hosts; --dns, --dns-sear
   const out = await docker('run', '--rm', '--hostname', 'boxy', '--add-host', 'db.local:10.1.2.3', '--add-host', 'gw:host-gateway', '--dns', '10.0.0.53', '--dns-search', 'example.test', '--dns-option', 'timeout:1', t.busybox, 'sh', '-c', 'tail -3 /etc/hosts; cat /etc/resolv.conf');
   const gateway = (JSON.parse(await docker('network', 'inspect', 'bridge'))[0] as { IPAM: { Config: { Gateway: string }[] } }).IPAM.Config[0].Gateway;
   assert.match(out, new RegExp(`^\\d+\\.\\d+\\.\\d+\\.\\d+\\tboxy\\n10\\.1\\.2\\.3\\tdb\\.local\\n${gateway.replace(/\./g, '\\.')}\\tgw\\nnameserver 10\\.0\\.0\\.53\\nsearch example\\.test\\noptions timeout:1\\n$`));
+});
+
+test('RUN steps of a build are on the default bridge, or on the network the build names', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tug-build-net-'));
+  try {
+    await writeFile(join(dir, 'Dockerfile'), `FROM ${t.busybox}\nRUN ls /sys/class/net | tr '\\n' ' ' > /devices\nCMD ["cat", "/devices"]\n`);
+    await docker('build', '-q', '-t', 'net:bridge', dir);
+    assert.equal(await docker('run', '--rm', '--network', 'none', 'net:bridge'), 'eth0 lo ');
+    await docker('build', '-q', '--no-cache', '--network', 'none', '-t', 'net:none', dir);
+    assert.equal(await docker('run', '--rm', '--network', 'none', 'net:none'), 'lo ');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('--network none has the loopback alone; host has the host\'s devices; container: shares another\'s', async () => {
