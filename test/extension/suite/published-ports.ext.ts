@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { suite, test } from 'mocha';
 import * as vscode from 'vscode';
 import type { BuildAndRunOutcome } from '../../../client/src/build-and-run';
+import type { ContainerElement } from '../../../client/src/containers-view';
 import { testImage, tug, until, workspaceFolder } from './helpers';
 
 suite('Published ports', () => {
@@ -27,6 +28,11 @@ suite('Published ports', () => {
       assert.equal(body, 'served\n');
       const row = await until('the ports in the view', () => api.session().containers.get(outcome.containerId!)?.Ports.find((p) => p.PublicPort === 18089));
       assert.deepEqual(row, { IP: '0.0.0.0', PrivatePort: 18089, PublicPort: 18089, Type: 'tcp' });
+      // Its row offers Open in Browser (the menu's when clause matches container.running.ports).
+      const element = await until('the container in the view', async () =>
+        (await api.containers.getChildren()).find((e): e is ContainerElement & { kind: 'container' } => e.kind === 'container' && e.id === outcome.containerId),
+      );
+      assert.equal(api.containers.getTreeItem(element).contextValue, 'container.running.ports');
     } finally {
       outcome.terminal.dispose();
       await api.session().client.call('DELETE', `/containers/${outcome.containerId}?force=1`).catch(() => {});
