@@ -9,6 +9,7 @@ import { imageRoutes } from './api/images';
 import { networkRoutes } from './api/networks';
 import { ApiServer } from './api/server';
 import { systemRoutes } from './api/system';
+import { volumeRoutes } from './api/volumes';
 import { Engine, type EngineOptions } from './engine';
 
 export interface DaemonOptions extends EngineOptions {
@@ -33,6 +34,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   execRoutes(api, engine);
   buildRoutes(api, engine);
   networkRoutes(api, engine);
+  volumeRoutes(api, engine);
   await mkdir(dirname(options.socket), { recursive: true });
   await api.listen(options.socket);
   return {

@@ -12,6 +12,7 @@ import { Containers, type StorageDriver } from './runtime/containers';
 import { Execs } from './runtime/execs';
 import { Networks } from './runtime/networks';
 import { Monitors } from './runtime/shim';
+import { Volumes } from './runtime/volumes';
 
 export interface EngineOptions {
   dataRoot: string;
@@ -79,7 +80,8 @@ export class Engine {
     const events = new Events();
     const monitors = new Monitors(cgroups);
     const networks = await Networks.open(root);
-    const containers = new Containers({ root: join(root, 'containers'), images, snapshots, cgroups, monitors, events, storageDriver: full.storageDriver, networks });
+    const volumes = await Volumes.open(join(root, 'volumes'));
+    const containers = new Containers({ root: join(root, 'containers'), images, snapshots, cgroups, monitors, events, storageDriver: full.storageDriver, networks, volumes });
     await containers.load();
     await monitors.open();
     return new Engine(full, content, images, snapshots, cgroups, monitors, containers, events);

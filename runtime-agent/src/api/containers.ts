@@ -183,7 +183,7 @@ export function containerRoutes(api: ApiServer, engine: Engine): void {
   });
 
   api.route('DELETE', '/containers/{id}', async (call) => {
-    await containers.remove(call.params.id, { force: call.bool('force') });
+    await containers.remove(call.params.id, { force: call.bool('force'), volumes: call.bool('v') });
     call.send(204);
   });
 

@@ -2,22 +2,25 @@
 // and their output. Every decision about how a container runs is made here and handed to the
 // native helper as a spec: namespaces, mounts, capabilities, user, environment, cgroup limits.
 
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { promisify } from 'node:util';
 import { conflict, badRequest, forbidden, notFound, notModified, ApiError } from '../api/errors';
 import type { Events } from '../events';
 import { writeFileAtomic } from '../images/content';
 import type { ImageRecord, ImageStore } from '../images/store';
 import type { Snapshots } from '../images/snapshots';
 import type { Cgroup, CgroupManager, Limits } from './cgroups';
-import { checkMounts, specMounts, type ApiMount, type MountPoint } from './mounts';
+import { checkMounts, parseBinds, specMounts, type ApiMount, type MountPoint } from './mounts';
+import { generateName, VALID_NAME } from './names';
 import type { Networks } from './networks';
 import { parsePortKey, portMap, PortProxies, publications, type PortBindings, type PortMap } from './ports';
-import { generateName, VALID_NAME } from './names';
 import { CONTAINER_NAMESPACES, defaultSpec, DOCKER_DEFAULT_CAPS, MS, type ContainerSpec } from './spec';
 import { alive, readExit, resizeTerminal, startShim, watchExit, type ExitStatus, type Monitors, type Prepared } from './shim';
 import { resolveUser } from './users';
+import { ANONYMOUS, type Volumes } from './volumes';
 
 export interface HostConfig {
   Memory?: number;
@@ -211,6 +214,7 @@ export interface ContainerOptions {
   storageDriver: StorageDriver;
   /** The networks containers are on: the default bridge unless they ask for another. */
   networks: Networks;
+  volumes: Volumes;
 }
 
 export type StorageDriver = 'overlay2' | 'vfs';
@@ -381,7 +385,12 @@ export class Containers {
     if (command.length === 0) throw badRequest('No command specified');
     const dir = join(this.root, id);
     const host = body.HostConfig ?? {};
-    const mounts = checkMounts(host.Mounts);
+    const mounts = checkMounts([...parseBinds(host.Binds), ...((host.Mounts as ApiMount[] | undefined) ?? [])]);
+    // The image's VOLUMEs that nothing else mounts get a volume of their own, as Docker gives them.
+    for (const path of Object.keys(config.Volumes ?? {})) {
+      const destination = posix.normalize(path);
+      if (!mounts.some((m) => m.Destination === destination)) mounts.push({ Type: 'volume', Name: '', Source: '', Destination: destination, Driver: 'local', Mode: '', RW: true, Propagation: '' });
+    }
     const network = this.networkMode(host.NetworkMode);
     // `--network-alias`: the names it has on its network besides its own.
     const endpoints = (body.NetworkingConfig as { EndpointsConfig?: Record<string, { Aliases?: string[] | null }> } | undefined)?.EndpointsConfig ?? {};
@@ -438,6 +447,10 @@ export class Containers {
     for (const key of Object.keys(host.PortBindings ?? {})) {
       const { port, protocol } = parsePortKey(key);
       config.ExposedPorts = { ...config.ExposedPorts, [`${port}/${protocol}`]: {} };
+    }
+    for (const m of mounts.filter((m) => m.Type === 'volume')) {
+      const volume = await this.options.volumes.create(m.Name || undefined, m.Name ? {} : { [ANONYMOUS]: '' });
+      Object.assign(m, { Name: volume.Name, Source: volume.Mountpoint });
     }
     await mkdir(join(dir, 'rootfs'), { recursive: true });
     if (this.options.storageDriver === 'overlay2') {
@@ -530,6 +543,10 @@ export class Containers {
 
   get networks(): Networks {
     return this.options.networks;
+  }
+
+  get volumes(): Volumes {
+    return this.options.volumes;
   }
 
   /** `docker network connect`: on the network from its next start, and at once if it runs. */
@@ -742,6 +759,7 @@ export class Containers {
     ] as const) {
       spec.mounts.push({ source: file, target, type: 'bind', flags: BIND_FLAGS });
     }
+    await this.fillVolumes(record, overlay ? lower : [join(dir, 'rootfs')]);
     spec.mounts.push(...specMounts(record.Mounts ?? [], (host.Mounts as ApiMount[] | undefined) ?? []));
     spec.capabilities = DOCKER_DEFAULT_CAPS;
     spec.user = { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
@@ -763,6 +781,22 @@ export class Containers {
     if (prepared.cgroup.cloneInto) spec.cgroupInto = prepared.cgroup.cloneInto;
     spec.staged = prepared.staged;
     return { spec, monitor: prepared.monitor };
+  }
+
+  /**
+   * A volume still empty takes the files the image has at its path, as Docker's do on first use
+   * (`layers`: the image's, top first).
+   */
+  private async fillVolumes(record: ContainerRecord, layers: string[]): Promise<void> {
+    for (const m of record.Mounts) {
+      if (m.Type !== 'volume' || !m.Name || !(await this.options.volumes.empty(m.Name).catch(() => false))) continue;
+      // Bottom layer first, so that upper layers' files win.
+      for (const layer of [...layers].reverse()) {
+        const from = join(layer, m.Destination);
+        // cp -a keeps owners and modes (a database's folder must stay its user's).
+        if (await stat(from).then((s) => s.isDirectory(), () => false)) await run('cp', ['-a', `${from}/.`, m.Source]);
+      }
+    }
   }
 
   /** What an exec in a running container joins: its init's host pid and its cgroups; a 409 when it does not run. */
@@ -844,7 +878,13 @@ export class Containers {
     return new Promise((resolve) => entry.exitWaiters.push(resolve));
   }
 
-  async remove(ref: string, options: { force?: boolean } = {}): Promise<void> {
+  /** The containers (IDs) whose mounts use a volume. */
+  volumeUsers(name: string): string[] {
+    return this.list().filter((r) => r.Mounts.some((m) => m.Type === 'volume' && m.Name === name)).map((r) => r.Id);
+  }
+
+  /** `volumes`: its anonymous volumes go with it (`docker rm -v`, and `--rm`), unless another container uses them. */
+  async remove(ref: string, options: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const entry = this.find(ref);
     const { record } = entry;
     if (record.State.Status === 'removing') throw conflict(`removal of container ${record.Id} is already in progress`);
@@ -864,6 +904,12 @@ export class Containers {
     const trash = join(this.root, `.removing-${record.Id}`);
     await rename(entry.dir, trash).catch(() => rm(entry.dir, { recursive: true, force: true }));
     void rm(trash, { recursive: true, force: true }).catch(() => {});
+    if (options.volumes || record.HostConfig.AutoRemove) {
+      for (const m of record.Mounts) {
+        const volume = m.Type === 'volume' && m.Name && this.options.volumes.has(m.Name) ? this.options.volumes.get(m.Name) : undefined;
+        if (volume && ANONYMOUS in volume.Labels && !this.volumeUsers(volume.Name).length) await this.options.volumes.remove(volume.Name, []).catch(() => {});
+      }
+    }
     this.emit('destroy', record);
     entry.markRemoved();
   }
@@ -918,6 +964,8 @@ export function status127(message: string): number {
 
 const BIND_FLAGS = MS.BIND | MS.REC;
 
+const run = promisify(execFile);
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 
@@ -951,7 +999,8 @@ function mergeConfig(body: CreateBody, image: ImageRecord, id: string): Containe
     Env: [...env.values()],
     Cmd: cmd,
     Image: body.Image!,
-    Volumes: body.Volumes ?? ic.Volumes ?? null,
+    // The image's VOLUMEs and the ones asked for (`-v /path`), as Docker merges them.
+    Volumes: body.Volumes || ic.Volumes ? { ...(ic.Volumes ?? {}), ...(body.Volumes ?? {}) } : null,
     WorkingDir: body.WorkingDir || ic.WorkingDir || '',
     Entrypoint: entrypoint ?? ic.Entrypoint ?? null,
     OnBuild: null,

@@ -1,5 +1,6 @@
-// A container's mounts from `HostConfig.Mounts` (the API's `--mount`): bind mounts of host paths
-// and tmpfs. Checked at create, as Docker checks them, so a bad one never reaches a start.
+// A container's mounts from `HostConfig.Mounts` (the API's `--mount`) and `HostConfig.Binds`
+// (`-v`): bind mounts of host paths, volumes (named, or anonymous: a name chosen for them) and
+// tmpfs. Checked at create, as Docker checks them, so a bad one never reaches a start.
 
 import { statSync } from 'node:fs';
 import { posix } from 'node:path';
@@ -18,6 +19,9 @@ export interface ApiMount {
 /** One entry of `Mounts` in `docker inspect`. */
 export interface MountPoint {
   Type: string;
+  /** A volume's name. */
+  Name?: string;
+  Driver?: string;
   Source: string;
   Destination: string;
   Mode: string;
@@ -36,7 +40,7 @@ export function checkMounts(mounts: unknown): MountPoint[] {
   const targets = new Set<string>();
   return (mounts as ApiMount[]).map((m) => {
     const type = m.Type ?? '';
-    if (type !== 'bind' && type !== 'tmpfs') throw badRequest(`mount type "${type}" is not supported: bind and tmpfs are`);
+    if (type !== 'bind' && type !== 'tmpfs' && type !== 'volume') throw badRequest(`mount type "${type}" is not supported: bind, volume and tmpfs are`);
     const target = m.Target ?? '';
     if (!target) invalid(type, 'field Target must not be empty');
     if (!posix.isAbsolute(target)) invalid(type, `invalid mount path: '${target}' mount path must be absolute`);
@@ -54,17 +58,40 @@ export function checkMounts(mounts: unknown): MountPoint[] {
       }
       return { Type: 'bind', Source: source, Destination: destination, Mode: '', RW: m.ReadOnly !== true, Propagation: 'rprivate' };
     }
+    if (type === 'volume') {
+      // The volume's folder is filled in once the volume exists (see Containers.create).
+      return { Type: 'volume', Name: m.Source ?? '', Source: '', Destination: destination, Driver: 'local', Mode: 'z', RW: m.ReadOnly !== true, Propagation: '' };
+    }
     if (m.Source) invalid(type, 'field Source must not be specified');
     return { Type: 'tmpfs', Source: '', Destination: destination, Mode: '', RW: m.ReadOnly !== true, Propagation: '' };
   });
 }
 
+/**
+ * `-v` values as mounts: `/host/path:/target[:ro]` binds a path, `name:/target[:ro]` mounts a
+ * named volume, `/target` alone an anonymous one.
+ */
+export function parseBinds(binds: unknown): ApiMount[] {
+  if (binds === undefined || binds === null) return [];
+  if (!Array.isArray(binds)) throw badRequest('HostConfig.Binds must be an array');
+  return (binds as string[]).map((bind) => {
+    const parts = typeof bind === 'string' ? bind.split(':') : [];
+    const [first = '', second, mode = ''] = parts;
+    const modes = mode.split(',').filter(Boolean);
+    if (!first || parts.length > 3 || (second !== undefined && !second) || modes.some((m) => !/^(ro|rw|z|Z|r?shared|r?slave|r?private|nocopy)$/.test(m))) {
+      throw badRequest(`invalid volume specification: '${String(bind)}'`);
+    }
+    if (second === undefined) return { Type: 'volume', Source: '', Target: first };
+    return { Type: first.startsWith('/') ? 'bind' : 'volume', Source: first, Target: second, ReadOnly: modes.includes('ro') };
+  });
+}
+
 /** The spec's mounts for checked mounts (tmpfs options from the request). */
 export function specMounts(points: readonly MountPoint[], requested: readonly ApiMount[]): Mount[] {
-  return points.map((point, i) => {
+  return points.map((point) => {
     const readOnly = point.RW ? 0 : MS.RDONLY;
-    if (point.Type === 'bind') return { source: point.Source, target: point.Destination, type: 'bind', flags: MS.BIND | MS.REC | readOnly };
-    const options = requested[i]?.TmpfsOptions;
+    if (point.Type === 'bind' || point.Type === 'volume') return { source: point.Source, target: point.Destination, type: 'bind', flags: MS.BIND | MS.REC | readOnly };
+    const options = requested.find((m) => m.Type === 'tmpfs' && m.Target && posix.normalize(m.Target) === point.Destination)?.TmpfsOptions;
     const data = [`mode=${(options?.Mode ?? 0o1777).toString(8)}`, ...(options?.SizeBytes ? [`size=${options.SizeBytes}`] : [])];
     return { source: 'tmpfs', target: point.Destination, type: 'tmpfs', flags: MS.NOSUID | MS.NODEV | readOnly, data: data.join(',') };
   });
