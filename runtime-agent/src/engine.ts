@@ -84,6 +84,8 @@ export class Engine {
     const containers = new Containers({ root: join(root, 'containers'), images, snapshots, cgroups, monitors, events, storageDriver: full.storageDriver, networks, volumes });
     await containers.load();
     await monitors.open();
+    // As dockerd: containers whose restart policy says so run again (in the background).
+    void containers.startByPolicy();
     return new Engine(full, content, images, snapshots, cgroups, monitors, containers, events);
   }
 }

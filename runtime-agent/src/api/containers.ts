@@ -1,7 +1,8 @@
 // The /containers endpoints of the Docker Engine API.
 
 import { constants as fsConstants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine';
 import { logSize, readLog, type LogEntry } from '../runtime/logs';
@@ -35,6 +36,8 @@ function statusText(record: ContainerRecord): string {
   switch (state.Status) {
     case 'running':
       return `Up ${humanDuration(Date.now() - Date.parse(state.StartedAt))}`;
+    case 'paused':
+      return `Up ${humanDuration(Date.now() - Date.parse(state.StartedAt))} (Paused)`;
     case 'exited':
       return `Exited (${state.ExitCode}) ${humanDuration(Date.now() - Date.parse(state.FinishedAt))} ago`;
     case 'removing':
@@ -65,7 +68,7 @@ function summary(record: ContainerRecord) {
 }
 
 function inspect(record: ContainerRecord) {
-  const { ShimPid: _, ...shown } = record;
+  const { ShimPid: _, ManuallyStopped: __, ...shown } = record;
   return shown;
 }
 
@@ -158,6 +161,65 @@ export function containerRoutes(api: ApiServer, engine: Engine): void {
     if (record.State.Running) await containers.stop(record.Id, call.int('t'), call.query.get('signal') ?? undefined);
     await containers.start(record.Id);
     call.send(204);
+  });
+
+  for (const [action, frozen] of [['pause', true], ['unpause', false]] as const) {
+    api.route('POST', `/containers/{id}/${action}`, async (call) => {
+      await containers.pause(call.params.id, frozen);
+      call.send(204);
+    });
+  }
+
+  api.route('POST', '/containers/{id}/rename', async (call) => {
+    const name = call.query.get('name');
+    if (!name) throw badRequest('name is required');
+    await containers.rename(call.params.id, name);
+    call.send(204);
+  });
+
+  api.route('POST', '/containers/prune', async (call) => {
+    call.send(200, { ContainersDeleted: await containers.prune(), SpaceReclaimed: 0 });
+  });
+
+  // One sample (stream=false, or one-shot with no previous one to compare), or one a second.
+  api.route('GET', '/containers/{id}/stats', async (call) => {
+    const stream = !['0', 'false'].includes(call.query.get('stream') ?? '');
+    const oneShot = call.bool('one-shot');
+    let previous = emptyCpu;
+    let previousRead = ZERO_TIME;
+    const sample = async () => {
+      const { record, cgroup, networks } = await containers.stats(call.params.id);
+      const cpu = { cpu_usage: { total_usage: cgroup.cpuUsageNanos, usage_in_kernelmode: 0, usage_in_usermode: 0 }, system_cpu_usage: await systemCpuNanos(), online_cpus: cpus().length, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
+      const read = new Date().toISOString();
+      const body = {
+        read, preread: previousRead, id: record.Id, name: record.Name,
+        pids_stats: { current: cgroup.pids }, num_procs: 0, storage_stats: {},
+        blkio_stats: { io_service_bytes_recursive: [{ major: 0, minor: 0, op: 'read', value: cgroup.ioReadBytes }, { major: 0, minor: 0, op: 'write', value: cgroup.ioWriteBytes }] },
+        cpu_stats: cpu, precpu_stats: previous,
+        memory_stats: { usage: cgroup.memoryUsage, limit: cgroup.memoryLimit, stats: {} },
+        networks,
+      };
+      [previous, previousRead] = [cpu, read];
+      return body;
+    };
+    if (!stream) {
+      // As Docker: without one-shot, a first sample and one a second later, for a CPU figure.
+      if (!oneShot) {
+        await sample();
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      call.send(200, await sample());
+      return;
+    }
+    const res = call.stream('application/json');
+    while (!call.closed.aborted && containers.running(call.params.id)) {
+      res.write(JSON.stringify(await sample().catch(() => null)) + '\n');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1000);
+        call.closed.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+      });
+    }
+    res.end();
   });
 
   api.route('POST', '/containers/{id}/kill', async (call) => {
@@ -295,4 +357,13 @@ export async function forwardInput(socket: Duplex, fifoPath: string): Promise<vo
   });
   await writing.catch(() => {});
   await fifo.close();
+}
+
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+const emptyCpu = { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, system_cpu_usage: 0, online_cpus: 0, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
+
+/** The machine's CPU time in nanoseconds, from /proc/stat's first line (in USER_HZ, 100 a second). */
+async function systemCpuNanos(): Promise<number> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0];
+  return line.trim().split(/\s+/).slice(1, 9).reduce((n, v) => n + Number(v), 0) * 1e7;
 }

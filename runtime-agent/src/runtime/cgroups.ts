@@ -27,6 +27,9 @@ export interface CgroupStats {
   memoryLimit: number;
   cpuUsageNanos: number;
   pids: number;
+  /** Bytes read from and written to block devices (v2's io.stat; 0 on v1, where the engine joins no blkio hierarchy). */
+  ioReadBytes: number;
+  ioWriteBytes: number;
 }
 
 export interface Cgroup {
@@ -44,6 +47,8 @@ export interface Cgroup {
   stats(): Promise<CgroupStats>;
   /** Signals every process, with the cgroup frozen meanwhile so no fork escapes. */
   kill(signal: NodeJS.Signals): Promise<void>;
+  /** Freezes every process (`docker pause`), or thaws them; resolves once the kernel says it is done. */
+  freeze(frozen: boolean): Promise<void>;
   /** Kills what is left, waits until it is empty and removes it from every hierarchy. */
   destroy(): Promise<void>;
 }
@@ -337,19 +342,28 @@ class V1Cgroup implements Cgroup {
       memoryLimit: hostCapped(await number('memory', 'memory.limit_in_bytes')),
       cpuUsageNanos: await number('cpuacct', 'cpuacct.usage'),
       pids: pidsCurrent ? await number('pids', 'pids.current') : (await this.pids()).length,
+      ioReadBytes: 0,
+      ioWriteBytes: 0,
     };
   }
 
   async kill(signal: NodeJS.Signals): Promise<void> {
     const state = this.file('freezer', 'freezer.state');
     if (!state || !(await exists(state))) return signalAll(await this.pids(), signal);
-    await writeValue(state, 'FROZEN');
     try {
-      await waitFor(async () => (await readText(state, 'FROZEN')).trim() === 'FROZEN', 2000);
+      await this.freeze(true);
       signalAll(await this.pids(), signal);
     } finally {
-      await writeValue(state, 'THAWED').catch(() => {});
+      await this.freeze(false).catch(() => {});
     }
+  }
+
+  async freeze(frozen: boolean): Promise<void> {
+    const state = this.file('freezer', 'freezer.state');
+    if (!state) throw new Error('the freezer controller is not mounted: containers cannot be paused here');
+    const want = frozen ? 'FROZEN' : 'THAWED';
+    await writeValue(state, want);
+    await waitFor(async () => (await readText(state, want)).trim() === want, 2000);
   }
 
   async destroy(): Promise<void> {
@@ -457,21 +471,27 @@ class V2Cgroup implements Cgroup {
       memoryLimit: hostCapped(max === 'max' ? Infinity : Number(max)),
       cpuUsageNanos: (keyValues(await readText(join(this.dir, 'cpu.stat'), '')).get('usage_usec') ?? 0) * 1000,
       pids: (await exists(join(this.dir, 'pids.current'))) ? await number('pids.current') : (await this.pids()).length,
+      ...(await ioStat(join(this.dir, 'io.stat'))),
     };
   }
 
   async kill(signal: NodeJS.Signals): Promise<void> {
     const killFile = join(this.dir, 'cgroup.kill');
     if (signal === 'SIGKILL' && (await exists(killFile))) return writeValue(killFile, 1); // Linux 5.14+
-    const freeze = join(this.dir, 'cgroup.freeze');
-    if (!(await exists(freeze))) return signalAll(await this.pids(), signal);
-    await writeValue(freeze, 1);
+    if (!(await exists(join(this.dir, 'cgroup.freeze')))) return signalAll(await this.pids(), signal);
     try {
-      await waitFor(async () => keyValues(await readText(join(this.dir, 'cgroup.events'), 'frozen 1')).get('frozen') === 1, 2000);
+      await this.freeze(true);
       signalAll(await this.pids(), signal);
     } finally {
-      await writeValue(freeze, 0).catch(() => {});
+      await this.freeze(false).catch(() => {});
     }
+  }
+
+  async freeze(frozen: boolean): Promise<void> {
+    const file = join(this.dir, 'cgroup.freeze');
+    if (!(await exists(file))) throw new Error('cgroup.freeze is missing (Linux 5.2 or later is needed): containers cannot be paused here');
+    await writeValue(file, frozen ? 1 : 0);
+    await waitFor(async () => keyValues(await readText(join(this.dir, 'cgroup.events'), `frozen ${frozen ? 1 : 0}`)).get('frozen') === (frozen ? 1 : 0), 2000);
   }
 
   async destroy(): Promise<void> {
@@ -693,4 +713,14 @@ function relativeTo(mountRoot: string, path: string): string | undefined {
   if (mountRoot === '/') return path;
   if (path === mountRoot) return '/';
   return path.startsWith(mountRoot + '/') ? path.slice(mountRoot.length) : undefined;
+}
+
+/** v2's io.stat, summed over devices: `8:0 rbytes=… wbytes=… rios=…` per line. */
+async function ioStat(file: string): Promise<{ ioReadBytes: number; ioWriteBytes: number }> {
+  let [ioReadBytes, ioWriteBytes] = [0, 0];
+  for (const line of (await readText(file, '')).split('\n')) {
+    ioReadBytes += Number(/\brbytes=(\d+)/.exec(line)?.[1] ?? 0);
+    ioWriteBytes += Number(/\bwbytes=(\d+)/.exec(line)?.[1] ?? 0);
+  }
+  return { ioReadBytes, ioWriteBytes };
 }

@@ -12,7 +12,7 @@ import type { Events } from '../events';
 import { writeFileAtomic } from '../images/content';
 import type { ImageRecord, ImageStore } from '../images/store';
 import type { Snapshots } from '../images/snapshots';
-import type { Cgroup, CgroupManager, Limits } from './cgroups';
+import type { Cgroup, CgroupManager, CgroupStats, Limits } from './cgroups';
 import { checkMounts, parseBinds, specMounts, type ApiMount, type MountPoint } from './mounts';
 import { generateName, VALID_NAME } from './names';
 import type { Networks } from './networks';
@@ -34,6 +34,8 @@ export interface HostConfig {
   NetworkMode?: string;
   PortBindings?: PortBindings | null;
   PublishAllPorts?: boolean;
+  /** `--restart`: no, on-failure (at most MaximumRetryCount times, 0 for no limit), always, unless-stopped. */
+  RestartPolicy?: { Name?: string; MaximumRetryCount?: number } | null;
   [key: string]: unknown;
 }
 
@@ -123,6 +125,8 @@ export interface ContainerRecord {
   NetworkSettings: NetworkSettings;
   /** Ours, not Docker's: the monitor's pid, to find a container again after a restart. */
   ShimPid?: number;
+  /** Ours: stopped by someone (`docker stop`), so that a restart policy leaves it stopped. */
+  ManuallyStopped?: boolean;
 }
 
 /** docker inspect's NetworkSettings: the bridge's endpoint fields while it runs on it, and its ports. */
@@ -200,6 +204,8 @@ interface Live {
   proxies?: PortProxies;
   /** The last run's network being removed. */
   networkGone?: Promise<void>;
+  /** Restarts by its policy in a row (the pause before the next doubles with each). */
+  restarts: number;
 }
 
 export interface ContainerOptions {
@@ -326,7 +332,7 @@ export class Containers {
   private track(record: ContainerRecord): Live {
     let markRemoved = () => {};
     const removed = new Promise<void>((resolve) => (markRemoved = resolve));
-    const entry: Live = { record, dir: join(this.root, record.Id), cgroup: null, exit: null, removed, markRemoved, exitWaiters: [], startWaiters: [], readers: 0, readersDone: [], saving: Promise.resolve(), monitorGone: Promise.resolve(), stopping: false, stopped: Promise.resolve(), markStopped: () => {} };
+    const entry: Live = { record, dir: join(this.root, record.Id), cgroup: null, exit: null, removed, markRemoved, exitWaiters: [], startWaiters: [], readers: 0, readersDone: [], saving: Promise.resolve(), monitorGone: Promise.resolve(), stopping: false, stopped: Promise.resolve(), markStopped: () => {}, restarts: 0 };
     this.live.set(record.Id, entry);
     return entry;
   }
@@ -400,6 +406,10 @@ export class Containers {
     } catch (error) {
       throw badRequest((error as Error).message);
     }
+    const policy = host.RestartPolicy?.Name ?? '';
+    if (!['', 'no', 'always', 'unless-stopped', 'on-failure'].includes(policy)) throw badRequest(`invalid restart policy '${policy}'`);
+    if (policy && policy !== 'no' && host.AutoRemove) throw badRequest(`can't create 'AutoRemove' container with restart policy`);
+    if ((host.RestartPolicy?.MaximumRetryCount ?? 0) > 0 && policy !== 'on-failure') throw badRequest(`maximum retry count cannot be used with restart policy '${policy}'`);
     const hostConfig: HostConfig = {
       ...host,
       NetworkMode: network,
@@ -528,10 +538,11 @@ export class Containers {
     }
     record.State = {
       ...record.State,
-      Status: 'running', Running: true, Pid: shim.pid, ExitCode: 0, Error: '', OOMKilled: false,
+      Status: 'running', Running: true, Paused: false, Restarting: false, Pid: shim.pid, ExitCode: 0, Error: '', OOMKilled: false,
       StartedAt: now(), FinishedAt: ZERO_TIME,
     };
     record.ShimPid = shim.shimPid;
+    delete record.ManuallyStopped;
     entry.monitorGone = shim.closed;
     entry.stopped = new Promise((resolve) => (entry.markStopped = resolve));
     // Saved while the answer goes out: the monitor holds the container whatever happens here.
@@ -658,6 +669,25 @@ export class Containers {
     await Promise.all([proxies?.close(), this.options.networks.release(record.Id)]);
   }
 
+  /** Starts a container again after its restart policy's pause (unless it was removed or started meanwhile). */
+  private async restartByPolicy(id: string): Promise<void> {
+    const entry = this.live.get(id);
+    if (!entry || entry.record.State.Running || !entry.record.State.Restarting) return;
+    entry.record.State.Restarting = false;
+    await this.start(id).catch((error: Error) => console.error(`container ${id}: its restart policy could not start it: ${error.message}`));
+  }
+
+  /** At the engine's start: containers whose policy is always (or unless-stopped, not stopped by hand) run again, as dockerd starts them. */
+  async startByPolicy(): Promise<void> {
+    for (const { record } of [...this.live.values()]) {
+      const policy = record.HostConfig.RestartPolicy?.Name;
+      if (record.State.Running || record.State.Restarting) continue;
+      if (policy === 'always' || (policy === 'unless-stopped' && !record.ManuallyStopped)) {
+        await this.start(record.Id).catch((error: Error) => console.error(`container ${record.Id}: its restart policy could not start it: ${error.message}`));
+      }
+    }
+  }
+
   /** A container whose monitor outlived an engine restart: its exit file tells when it ends. */
   private watch(entry: Live, shimPid: number): void {
     entry.exit = watchExit(join(entry.dir, 'exit'), shimPid).then((status) => this.exited(entry, status));
@@ -674,11 +704,22 @@ export class Containers {
     entry.cgroup = null;
     record.State = {
       ...record.State,
-      Status: 'exited', Running: false, Pid: 0, ExitCode: status.exitCode, OOMKilled: oom,
+      Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: status.exitCode, OOMKilled: oom,
       Error: status.error ?? '', FinishedAt: status.finishedAt.toISOString(),
     };
     delete record.ShimPid;
+    if (entry.stopping) record.ManuallyStopped = true;
     entry.stopping = false;
+    // The pause grows with each restart in a row, and starts again after a run of 10 s or more.
+    if (status.finishedAt.getTime() - Date.parse(record.State.StartedAt) >= 10_000) entry.restarts = 0;
+    const again = restartDelay(record, status.exitCode, entry.restarts);
+    if (again !== undefined) {
+      record.State.Restarting = true;
+      record.State.Status = 'restarting';
+      record.RestartCount++;
+      entry.restarts++;
+      setTimeout(() => void this.restartByPolicy(record.Id), again).unref();
+    }
     // Saved in the background (waiters need not wait for the disk); one removed next is not.
     if (!record.HostConfig.AutoRemove) void this.save(entry).catch(() => {});
     if (oom) this.emit('oom', record);
@@ -803,6 +844,7 @@ export class Containers {
   execTarget(ref: string): { record: ContainerRecord; dir: string; pid: number; cgroupProcs: string[] } {
     const entry = this.find(ref);
     if (!entry.record.State.Running) throw conflict(`Container ${entry.record.Id} is not running`);
+    if (entry.record.State.Paused) throw conflict(`Container ${entry.record.Id} is paused, unpause the container before exec`);
     return { record: entry.record, dir: entry.dir, pid: entry.record.State.Pid, cgroupProcs: entry.cgroup?.procsFiles ?? [] };
   }
 
@@ -837,12 +879,85 @@ export class Containers {
     } catch {
       // Gone already: its exit is on the way.
     }
+    await this.thawAfterSignal(entry);
+  }
+
+  /** `docker pause` (frozen: true) and `unpause`: every process of the container frozen in its cgroup, or thawed. */
+  async pause(ref: string, frozen: boolean): Promise<void> {
+    const entry = this.find(ref);
+    const { record } = entry;
+    if (!record.State.Running) throw conflict(`Container ${record.Id} is not running`);
+    if (record.State.Paused === frozen) throw conflict(`Container ${record.Id} is ${frozen ? 'already paused' : 'not paused'}`);
+    if (!entry.cgroup) throw conflict(`Container ${record.Id} has no cgroup to freeze`);
+    try {
+      await entry.cgroup.freeze(frozen);
+    } catch (error) {
+      throw new ApiError(500, (error as Error).message);
+    }
+    record.State = { ...record.State, Paused: frozen, Status: frozen ? 'paused' : 'running' };
+    await this.save(entry);
+    this.emit(frozen ? 'pause' : 'unpause', record);
+  }
+
+  /** A paused container's processes get a signal only once thawed: after sending one, thaw them, as Docker does. */
+  private async thawAfterSignal(entry: Live): Promise<void> {
+    if (!entry.record.State.Paused) return;
+    await entry.cgroup?.freeze(false).catch(() => {});
+    entry.record.State = { ...entry.record.State, Paused: false, Status: 'running' };
+  }
+
+  /** `docker rename`. */
+  async rename(ref: string, name: string): Promise<void> {
+    const entry = this.find(ref);
+    const { record } = entry;
+    const wanted = name.replace(/^\//, '');
+    if (!VALID_NAME.test(wanted)) throw badRequest(`Invalid container name (${wanted}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    const taken = [...this.live.values()].find((l) => l.record.Name === `/${wanted}`);
+    if (taken && taken !== entry) throw conflict(`Error when allocating new name: Conflict. The container name "/${wanted}" is already in use by container "${taken.record.Id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    const oldName = record.Name.slice(1);
+    record.Name = `/${wanted}`;
+    await this.save(entry);
+    this.emit('rename', record, { oldName: `/${oldName}` });
+  }
+
+  /** `docker container prune`: every container that does not run goes. */
+  async prune(): Promise<string[]> {
+    const gone: string[] = [];
+    for (const record of this.list()) {
+      if (record.State.Running) continue;
+      await this.remove(record.Id).then(() => gone.push(record.Id), () => {});
+    }
+    return gone;
+  }
+
+  /** What `docker stats` shows of a running container: its cgroup's figures, and its network devices' counters. */
+  async stats(ref: string): Promise<{ record: ContainerRecord; cgroup: CgroupStats; networks: Record<string, Record<string, number>> }> {
+    const entry = this.find(ref);
+    const { record } = entry;
+    if (!record.State.Running || !entry.cgroup) throw conflict(`Container ${record.Id} is not running`);
+    const cgroup = await entry.cgroup.stats();
+    const networks: Record<string, Record<string, number>> = {};
+    const dev = await readFile(`/proc/${record.State.Pid}/net/dev`, 'utf8').catch(() => '');
+    for (const line of dev.split('\n').slice(2)) {
+      const m = /^\s*([^:]+):\s*(.*)$/.exec(line);
+      if (!m || m[1] === 'lo') continue;
+      const f = m[2].trim().split(/\s+/).map(Number);
+      networks[m[1]] = { rx_bytes: f[0], rx_packets: f[1], rx_errors: f[2], rx_dropped: f[3], tx_bytes: f[8], tx_packets: f[9], tx_errors: f[10], tx_dropped: f[11] };
+    }
+    return { record, cgroup, networks };
   }
 
   /** The stop signal, then SIGKILL after the timeout; resolves when it has exited. */
   async stop(ref: string, timeout?: number, signal?: string): Promise<void> {
     const entry = this.find(ref);
     const { record } = entry;
+    if (record.State.Restarting) {
+      // Waiting to be started again by its policy: it stays stopped.
+      record.State = { ...record.State, Restarting: false, Status: 'exited' };
+      record.ManuallyStopped = true;
+      await this.save(entry);
+      return;
+    }
     if (!record.State.Running) throw notModified();
     const exit = entry.exit;
     entry.stopping = true;
@@ -853,6 +968,7 @@ export class Containers {
     } catch {
       // Exiting already.
     }
+    await this.thawAfterSignal(entry);
     this.emit('kill', record, { signal: String(stopSignal) });
     const exited = await Promise.race([exit?.then(() => true), sleep(seconds < 0 ? 2 ** 31 - 1 : seconds * 1000).then(() => false)]);
     if (!exited && record.State.Running) {
@@ -1041,4 +1157,25 @@ async function resolvConf(nameserver: string | undefined, host: HostConfig): Pro
     ...(DnsOptions?.length ? [`options ${DnsOptions.join(' ')}`] : nameserver ? ['options ndots:0'] : lines('options')),
     '',
   ].join('\n');
+}
+
+/**
+ * How long until a container that just exited is started again by its restart policy, or
+ * undefined when it is not: as Docker, 100 ms doubling with each restart, up to a minute; never
+ * after `docker stop`; on-failure only for a non-zero code, and at most MaximumRetryCount times.
+ */
+function restartDelay(record: ContainerRecord, exitCode: number, inARow: number): number | undefined {
+  const policy = record.HostConfig.RestartPolicy;
+  if (record.ManuallyStopped || record.HostConfig.AutoRemove) return undefined;
+  switch (policy?.Name) {
+    case 'always':
+    case 'unless-stopped':
+      break;
+    case 'on-failure':
+      if (exitCode === 0 || ((policy.MaximumRetryCount ?? 0) > 0 && record.RestartCount >= policy.MaximumRetryCount!)) return undefined;
+      break;
+    default:
+      return undefined;
+  }
+  return Math.min(100 * 2 ** inARow, 60_000);
 }

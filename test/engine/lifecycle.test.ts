@@ -1,0 +1,139 @@
+// What people do with containers after run, through the real docker CLI: pause and unpause (the
+// cgroup freezer), rename, stats (one shot and streamed), container prune, and restart policies
+// (on-failure with its count, always, a stop that keeps it stopped, and an engine restart that
+// starts `always` containers again).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { dirname } from 'node:path';
+import { test } from 'node:test';
+import { busyboxEngine } from '../helpers/busybox-engine';
+import { startEngine } from '../helpers/engine';
+
+const t = busyboxEngine({ pull: true });
+
+async function docker(...args: string[]): Promise<string> {
+  const r = await t.engine.docker(args);
+  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const state = async (name: string) => JSON.parse(await docker('inspect', '--format', '{{json .State}}', name)) as { Status: string; Running: boolean; Paused: boolean; Restarting: boolean; ExitCode: number };
+
+async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('pause freezes every process (no output while paused, exec refused), unpause lets them run on', async () => {
+  await docker('run', '-d', '--name', 'ticker', t.busybox, 'sh', '-c', 'while true; do date +%s%N; sleep 0.05; done');
+  await until('output', async () => (await docker('logs', 'ticker')).length > 0);
+  await docker('pause', 'ticker');
+  assert.deepEqual([(await state('ticker')).Status, (await state('ticker')).Paused], ['paused', true]);
+  assert.match(await docker('ps', '--filter', 'name=ticker', '--format', '{{.Status}}'), /^Up .* \(Paused\)\n$/);
+  const frozen = (await docker('logs', 'ticker')).length;
+  await new Promise((r) => setTimeout(r, 400));
+  assert.equal((await docker('logs', 'ticker')).length, frozen, 'it wrote while paused');
+  const exec = await t.engine.docker(['exec', 'ticker', 'true']);
+  assert.notEqual(exec.code, 0);
+  assert.match(exec.stderr, /is paused, unpause the container before exec/);
+  await docker('unpause', 'ticker');
+  await until('output again', async () => (await docker('logs', 'ticker')).length > frozen);
+  assert.equal((await state('ticker')).Status, 'running');
+  // A paused container still stops.
+  await docker('pause', 'ticker');
+  await docker('stop', '-t', '1', 'ticker');
+  assert.equal((await state('ticker')).Running, false);
+  await docker('rm', 'ticker');
+});
+
+test('rename: the new name finds it, the old one no longer does; a taken name is refused', async () => {
+  await docker('create', '--name', 'before', t.busybox, 'true');
+  await docker('create', '--name', 'other', t.busybox, 'true');
+  await docker('rename', 'before', 'after');
+  assert.equal((await docker('inspect', '--format', '{{.Name}}', 'after')).trim(), '/after');
+  assert.notEqual((await t.engine.docker(['inspect', 'before'])).code, 0);
+  const taken = await t.engine.docker(['rename', 'after', 'other']);
+  assert.notEqual(taken.code, 0);
+  assert.match(taken.stderr, /The container name "\/other" is already in use/);
+  await docker('rm', 'after', 'other');
+});
+
+test('stats: CPU, memory and PIDs of a running container from its cgroup, once and streamed', async () => {
+  await docker('run', '-d', '--name', 'busy', '--memory', '64m', t.busybox, 'sh', '-c', 'while true; do :; done & sleep 300; true');
+  const line = (await docker('stats', '--no-stream', '--format', '{{.Name}} {{.CPUPerc}} {{.MemUsage}} {{.PIDs}}', 'busy')).trim();
+  const [name, cpu, used, , limit, pids] = line.split(/\s+/);
+  assert.equal(name, 'busy');
+  assert.ok(parseFloat(cpu) > 20, `CPU ${cpu}: the loop keeps a core busy`);
+  assert.match(used, /^[\d.]+(KiB|MiB|B)$/);
+  assert.equal(limit, '64MiB');
+  assert.equal(pids, '3');
+  // The stream sends a sample a second until the client goes.
+  const stream = spawn('docker', ['stats', '--format', '{{.Name}}', 'busy'], { env: { ...process.env, DOCKER_HOST: t.engine.host } });
+  let out = '';
+  stream.stdout.on('data', (d) => (out += d));
+  await until('two samples', async () => (out.match(/busy/g) ?? []).length >= 2);
+  stream.kill('SIGKILL'); // the docker CLI's stats ignores SIGTERM
+  await docker('rm', '-f', 'busy');
+});
+
+test('container prune removes what does not run, and keeps what runs', async () => {
+  await docker('run', '--name', 'done', t.busybox, 'true');
+  await docker('run', '-d', '--name', 'running', t.busybox, 'sleep', '300');
+  const pruned = await docker('container', 'prune', '-f');
+  assert.match(pruned, /Deleted Containers:\n[0-9a-f]{64}\n/);
+  assert.deepEqual((await docker('ps', '-a', '--format', '{{.Names}}')).trim().split('\n'), ['running']);
+  await docker('rm', '-f', 'running');
+});
+
+test('restart policies: on-failure restarts a failing container its number of times; always restarts until stopped', async () => {
+  await docker('run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', t.busybox, 'sh', '-c', 'exit 3');
+  await until('two restarts, then stopped', async () => {
+    const s = await state('flaky');
+    return !s.Running && !s.Restarting && (await docker('inspect', '--format', '{{.RestartCount}}', 'flaky')).trim() === '2';
+  });
+  assert.equal((await state('flaky')).ExitCode, 3);
+  await docker('run', '-d', '--name', 'fine', '--restart', 'on-failure', t.busybox, 'true');
+  await until('exited', async () => (await state('fine')).Status === 'exited');
+  assert.equal((await docker('inspect', '--format', '{{.RestartCount}}', 'fine')).trim(), '0');
+
+  await docker('run', '-d', '--name', 'phoenix', '--restart', 'always', t.busybox, 'sh', '-c', 'sleep 0.2');
+  await until('restarted', async () => Number((await docker('inspect', '--format', '{{.RestartCount}}', 'phoenix')).trim()) >= 2);
+  await docker('stop', 'phoenix');
+  const count = (await docker('inspect', '--format', '{{.RestartCount}}', 'phoenix')).trim();
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal((await docker('inspect', '--format', '{{.RestartCount}}', 'phoenix')).trim(), count, 'a stopped container was restarted');
+  assert.equal((await state('phoenix')).Running, false);
+  await docker('rm', '-f', 'flaky', 'fine', 'phoenix');
+  const refused = await t.engine.docker(['run', '--rm', '--restart', 'always', t.busybox, 'true']);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /can't create 'AutoRemove' container with restart policy|conflicting options/);
+});
+
+test('an engine that starts again starts its restart=always containers, and leaves unless-stopped ones that were stopped', async () => {
+  const engine = await startEngine();
+  let again: Awaited<ReturnType<typeof startEngine>> | undefined;
+  try {
+    const on = async (e: typeof engine, ...args: string[]) => {
+      const r = await e.docker(args);
+      assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    };
+    await on(engine, 'pull', t.busybox);
+    await on(engine, 'run', '-d', '--name', 'keeper', '--restart', 'always', t.busybox, 'sleep', '300');
+    await on(engine, 'run', '-d', '--name', 'resting', '--restart', 'unless-stopped', t.busybox, 'sleep', '300');
+    await on(engine, 'stop', '-t', '0', 'keeper', 'resting');
+    await engine.stop({ keep: true });
+    again = await startEngine({ dir: dirname(engine.dataRoot) });
+    const e = again;
+    await until('keeper running again', async () => (await on(e, 'inspect', '--format', '{{.State.Running}}', 'keeper')).trim() === 'true');
+    assert.equal((await on(e, 'inspect', '--format', '{{.State.Running}}', 'resting')).trim(), 'false');
+  } finally {
+    await again?.stop();
+    await engine.stop().catch(() => {});
+  }
+});
