@@ -1,5 +1,5 @@
 // What people do with containers after run, through the real docker CLI: pause and unpause (the
-// cgroup freezer), rename, stats (one shot and streamed), container prune, and restart policies
+// cgroup freezer), rename, stats (one shot and streamed), container prune, system df, and restart policies
 // (on-failure with its count, always, a stop that keeps it stopped, and an engine restart that
 // starts `always` containers again).
 import assert from 'node:assert/strict';
@@ -88,6 +88,17 @@ test('container prune removes what does not run, and keeps what runs', async () 
   assert.match(pruned, /Deleted Containers:\n[0-9a-f]{64}\n/);
   assert.deepEqual((await docker('ps', '-a', '--format', '{{.Names}}')).trim().split('\n'), ['running']);
   await docker('rm', '-f', 'running');
+});
+
+test('system df: images, containers with their writable layer, volumes with their size and users', async () => {
+  await docker('volume', 'create', 'sized');
+  await docker('run', '--name', 'writer', '-v', 'sized:/v', t.busybox, 'sh', '-c', 'head -c 3000 /dev/zero > /v/data; head -c 2000 /dev/zero > /written');
+  const table = await docker('system', 'df');
+  assert.match(table, /^Images\s+1\s+1\s/m);
+  assert.match(table, /^Containers\s+1\s+0\s+2kB\s/m);
+  assert.match(table, /^Local Volumes\s+1\s+1\s+3kB\s/m);
+  await docker('rm', 'writer');
+  await docker('volume', 'rm', 'sized');
 });
 
 test('restart policies: on-failure restarts a failing container its number of times; always restarts until stopped', async () => {

@@ -49,7 +49,8 @@ function statusText(record: ContainerRecord): string {
   }
 }
 
-function summary(record: ContainerRecord) {
+/** One container as `docker ps` lists it. */
+export function containerSummary(record: ContainerRecord) {
   return {
     Id: record.Id,
     Names: [record.Name],
@@ -133,7 +134,7 @@ export function containerRoutes(api: ApiServer, engine: Engine): void {
       .sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     const limit = call.int('limit');
     if (limit && limit > 0) list = list.slice(0, limit);
-    call.send(200, list.map(summary));
+    call.send(200, list.map(containerSummary));
   });
 
   api.route('POST', '/containers/create', async (call) => {

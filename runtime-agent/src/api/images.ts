@@ -53,7 +53,8 @@ function containerConfig(image: ImageRecord) {
   };
 }
 
-function summary(image: ImageRecord) {
+/** One image as `docker images` lists it. */
+export function imageSummary(image: ImageRecord) {
   return {
     Id: image.id,
     ParentId: image.parent ?? '',
@@ -141,7 +142,7 @@ export function imageRoutes(api: ApiServer, engine: Engine): void {
     if (references.length) {
       list = list.filter((i) => i.repoTags.some((t) => references.some((r) => globMatch(r.includes(':') ? r : `${r}:*`, t))));
     }
-    call.send(200, list.sort((a, b) => Date.parse(b.created) - Date.parse(a.created)).map(summary));
+    call.send(200, list.sort((a, b) => Date.parse(b.created) - Date.parse(a.created)).map(imageSummary));
   });
 
   api.route('GET', '/images/{name*}/json', async (call) => {

@@ -1,9 +1,13 @@
 // /_ping, /version, /info, /events and /auth.
 
 import { cpus, hostname, release, totalmem } from 'node:os';
+import { join } from 'node:path';
 import type { Engine } from '../engine';
 import { matches } from '../events';
 import { login, RegistryError } from '../registry/client';
+import { folderSize } from '../runtime/volumes';
+import { containerSummary } from './containers';
+import { imageSummary } from './images';
 import { ApiError, badRequest } from './errors';
 import { API_VERSION, MIN_API_VERSION, type ApiServer } from './server';
 
@@ -129,6 +133,27 @@ export function systemRoutes(api: ApiServer, engine: Engine): void {
     });
   });
 
+  // `docker system df`: what images, containers and volumes take. An image's layers are counted
+  // once however many images share them; a container's own share is its writable layer.
+  api.route('GET', '/system/df', async (call) => {
+    const { containers, images } = engine;
+    const layers = new Map<string, number>();
+    for (const image of images.list()) for (const layer of image.layers) layers.set(layer.diffId, layer.size);
+    const containerRows = await Promise.all(
+      containers.list().map(async (r) => ({ ...containerSummary(r), SizeRw: await folderSize(join(containers.dirOf(r.Id), r.Driver === 'vfs' ? 'rootfs' : 'upper')), SizeRootFs: 0 })),
+    );
+    const volumes = await Promise.all(
+      containers.volumes.list().map(async (v) => ({ ...v, UsageData: { Size: await containers.volumes.size(v.Name), RefCount: containers.volumeUsers(v.Name).length } })),
+    );
+    call.send(200, {
+      LayersSize: [...layers.values()].reduce((a, b) => a + b, 0),
+      Images: images.list().map((i) => ({ ...imageSummary(i), SharedSize: 0, Containers: containers.usersOf(i.id).length })),
+      Containers: containerRows,
+      Volumes: volumes,
+      BuildCache: [],
+    });
+  });
+
   api.route('GET', '/events', async (call) => {
     const filters = call.filters();
     const since = call.query.get('since');
@@ -155,3 +180,4 @@ export function systemRoutes(api: ApiServer, engine: Engine): void {
     res.end();
   });
 }
+

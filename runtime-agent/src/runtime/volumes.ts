@@ -3,7 +3,7 @@
 // (its folder renamed into place), and cannot be removed while a container uses it.
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { badRequest, conflict, notFound } from '../api/errors';
 import { writeFileAtomic } from '../images/content';
@@ -92,16 +92,16 @@ export class Volumes {
   }
 
   /** Bytes in the volume (for system df). */
-  async size(name: string): Promise<number> {
-    let total = 0;
-    const walk = async (dir: string): Promise<void> => {
-      for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory()) await walk(path);
-        else total += (await stat(path).catch(() => ({ size: 0 }))).size;
-      }
-    };
-    await walk(this.get(name).Mountpoint);
-    return total;
+  size(name: string): Promise<number> {
+    return folderSize(this.get(name).Mountpoint);
   }
+}
+
+/** Bytes of the files under a folder (0 when it is not there). */
+export async function folderSize(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => [])) {
+    if (entry.isFile()) total += (await lstat(join(entry.parentPath, entry.name)).catch(() => ({ size: 0 }))).size;
+  }
+  return total;
 }
