@@ -4,6 +4,7 @@
 // starts `always` containers again).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { test } from 'node:test';
 import { busyboxEngine } from '../helpers/busybox-engine';
@@ -88,6 +89,29 @@ test('container prune removes what does not run, and keeps what runs', async () 
   assert.match(pruned, /Deleted Containers:\n[0-9a-f]{64}\n/);
   assert.deepEqual((await docker('ps', '-a', '--format', '{{.Names}}')).trim().split('\n'), ['running']);
   await docker('rm', '-f', 'running');
+});
+
+test('--cap-drop, --cap-add (ALL too), --privileged, --read-only and --security-opt no-new-privileges, as the process sees them; exec gets the container\'s', async () => {
+  const caps = async (...flags: string[]) => (await docker('run', '--rm', ...flags, t.busybox, 'sh', '-c', 'grep CapEff /proc/self/status')).trim();
+  assert.equal(await caps(), 'CapEff:\t00000000a80425fb');
+  assert.equal(await caps('--cap-drop', 'ALL', '--cap-add', 'CHOWN'), 'CapEff:\t0000000000000001');
+  assert.equal(await caps('--cap-drop', 'NET_RAW', '--cap-add', 'cap_sys_admin'), 'CapEff:\t00000000a82405fb');
+  // Every capability the engine has itself (this machine's bounding set).
+  const bounding = /^CapBnd:\s*([0-9a-f]+)$/m.exec(await readFile('/proc/self/status', 'utf8'))![1];
+  assert.equal(await caps('--privileged'), `CapEff:\t${bounding}`);
+  const unknown = await t.engine.docker(['run', '--rm', '--cap-add', 'NOT_A_CAP', t.busybox, 'true']);
+  assert.notEqual(unknown.code, 0);
+  assert.match(unknown.stderr, /unknown capability: "CAP_NOT_A_CAP"/);
+  // SYS_ADMIN lets it mount; without, it may not.
+  assert.equal(await docker('run', '--rm', '--cap-add', 'SYS_ADMIN', t.busybox, 'sh', '-c', 'mkdir /m && mount -t tmpfs x /m && echo mounted'), 'mounted\n');
+  const ro = await t.engine.docker(['run', '--rm', '--read-only', t.busybox, 'sh', '-c', 'touch /new']);
+  assert.notEqual(ro.code, 0);
+  assert.match(ro.stderr, /Read-only file system/);
+  assert.equal(await docker('run', '--rm', '--security-opt', 'no-new-privileges', t.busybox, 'sh', '-c', 'grep NoNewPrivs /proc/self/status'), 'NoNewPrivs:\t1\n');
+  await docker('run', '-d', '--name', 'capped', '--cap-drop', 'ALL', t.busybox, 'sleep', '300');
+  assert.equal((await docker('exec', 'capped', 'sh', '-c', 'grep CapEff /proc/self/status')).trim(), 'CapEff:\t0000000000000000');
+  assert.equal((await docker('exec', '--privileged', 'capped', 'sh', '-c', 'grep CapEff /proc/self/status')).trim(), `CapEff:\t${bounding}`);
+  await docker('rm', '-f', 'capped');
 });
 
 test('system df: images, containers with their writable layer, volumes with their size and users', async () => {

@@ -17,7 +17,7 @@ import { checkMounts, parseBinds, specMounts, type ApiMount, type MountPoint } f
 import { generateName, VALID_NAME } from './names';
 import type { Networks } from './networks';
 import { parsePortKey, portMap, PortProxies, publications, type PortBindings, type PortMap } from './ports';
-import { CONTAINER_NAMESPACES, defaultSpec, DOCKER_DEFAULT_CAPS, MS, type ContainerSpec } from './spec';
+import { CONTAINER_NAMESPACES, containerCapabilities, defaultSpec, MS, type ContainerSpec } from './spec';
 import { alive, readExit, resizeTerminal, startShim, watchExit, type ExitStatus, type Monitors, type Prepared } from './shim';
 import { resolveUser } from './users';
 import { ANONYMOUS, type Volumes } from './volumes';
@@ -403,6 +403,12 @@ export class Containers {
     const aliases = Object.entries(endpoints).find(([name]) => name === network || name === host.NetworkMode)?.[1]?.Aliases ?? null;
     try {
       publications(host.PortBindings ?? undefined, config.ExposedPorts, false);
+    } catch (error) {
+      throw badRequest((error as Error).message);
+    }
+    try {
+      const security = securityOf(host);
+      containerCapabilities(security.capAdd, security.capDrop);
     } catch (error) {
       throw badRequest((error as Error).message);
     }
@@ -802,7 +808,15 @@ export class Containers {
     }
     await this.fillVolumes(record, overlay ? lower : [join(dir, 'rootfs')]);
     spec.mounts.push(...specMounts(record.Mounts ?? [], (host.Mounts as ApiMount[] | undefined) ?? []));
-    spec.capabilities = DOCKER_DEFAULT_CAPS;
+    const security = securityOf(host);
+    spec.capabilities = containerCapabilities(security.capAdd, security.capDrop, security.privileged);
+    spec.readonlyRoot = host.ReadonlyRootfs === true;
+    spec.noNewPrivileges = security.noNewPrivileges;
+    if (security.privileged) {
+      // As Docker's --privileged: nothing of /proc or /sys masked or read-only.
+      spec.maskedPaths = [];
+      spec.readonlyPaths = [];
+    }
     spec.user = { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
     spec.cwd = config.WorkingDir || '/';
     // Docker creates a missing working directory; in the writable layer, it merges with the image's.
@@ -1178,4 +1192,19 @@ function restartDelay(record: ContainerRecord, exitCode: number, inARow: number)
       return undefined;
   }
   return Math.min(100 * 2 ** inARow, 60_000);
+}
+
+/** `--cap-add`, `--cap-drop`, `--privileged` and `--security-opt no-new-privileges`, from HostConfig. */
+export function securityOf(host: HostConfig): { capAdd: string[]; capDrop: string[]; privileged: boolean; noNewPrivileges: boolean } {
+  const list = (value: unknown) => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
+  const options = list(host.SecurityOpt);
+  for (const o of options) {
+    if (!/^no-new-privileges([:=](true|false))?$/.test(o)) throw badRequest(`security option "${o}" is not supported: no-new-privileges is`);
+  }
+  return {
+    capAdd: list(host.CapAdd),
+    capDrop: list(host.CapDrop),
+    privileged: host.Privileged === true,
+    noNewPrivileges: options.some((o) => /^no-new-privileges([:=]true)?$/.test(o)),
+  };
 }

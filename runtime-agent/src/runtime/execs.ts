@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { badRequest, conflict, notFound } from '../api/errors';
-import { status127, type Containers } from './containers';
+import { securityOf, status127, type Containers } from './containers';
 import { startShim, type ExitStatus } from './shim';
-import { DEFAULT_PATH, DOCKER_DEFAULT_CAPS, type ContainerSpec } from './spec';
+import { containerCapabilities, DEFAULT_PATH, type ContainerSpec } from './spec';
 import { resolveUser } from './users';
 
 /** The body of `POST /containers/{id}/exec`. */
@@ -54,7 +54,6 @@ export class Execs {
     const live = new Set(this.containers.list().map((c) => c.Id));
     for (const [id, exec] of this.execs) if (!live.has(exec.containerId)) this.execs.delete(id);
     if (!config.Cmd?.length) throw badRequest('No exec command specified');
-    if (config.Privileged) throw badRequest('privileged exec is not supported');
     const id = randomBytes(32).toString('hex');
     this.execs.set(id, { id, containerId: record.Id, config, dir: join(dir, 'exec', id), running: false, exitCode: null, pid: 0, ended: new Promise(() => {}), started: false });
     this.containers.emit(`exec_create: ${config.Cmd.join(' ')}`, record, { execID: id });
@@ -97,6 +96,7 @@ export class Execs {
     if (!env.some((e) => e.startsWith('PATH='))) env.unshift(`PATH=${DEFAULT_PATH}`);
     if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
     const [rows, cols] = size ?? config.ConsoleSize ?? [0, 0];
+    const security = securityOf(record.HostConfig);
     const spec: ContainerSpec = {
       enter: pid,
       namespaces: [],
@@ -106,8 +106,9 @@ export class Execs {
       symlinks: [],
       maskedPaths: [],
       readonlyPaths: [],
-      capabilities: DOCKER_DEFAULT_CAPS,
-      noNewPrivileges: false,
+      // The container's own, as Docker gives an exec (every one with exec --privileged).
+      capabilities: config.Privileged ? containerCapabilities(['ALL']) : containerCapabilities(security.capAdd, security.capDrop, security.privileged),
+      noNewPrivileges: security.noNewPrivileges,
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       cwd: config.WorkingDir || record.Config.WorkingDir || '/',
       env,

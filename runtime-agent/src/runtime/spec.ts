@@ -43,8 +43,9 @@
 //   pid-file PATH
 //   exit-file PATH
 
-import { writeFileAtomic } from '../images/content';
+import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { writeFileAtomic } from '../images/content';
 
 export type Namespace = 'mount' | 'pid' | 'uts' | 'ipc' | 'cgroup' | 'network';
 
@@ -214,6 +215,29 @@ export function capabilityMask(names: Iterable<string>): bigint {
     mask |= 1n << BigInt(bit);
   }
   return mask;
+}
+
+/**
+ * Every capability a container can have (`--privileged`, `--cap-add ALL`): those of the engine's
+ * own bounding set, which holds what the kernel knows and this machine allows.
+ */
+function allCapabilities(): bigint {
+  const bounding = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  return bounding ? BigInt(`0x${bounding}`) : capabilityMask(Object.keys(CAP));
+}
+
+/**
+ * The container's capabilities as Docker works them out: its defaults (every one when
+ * privileged), less `--cap-drop` (ALL drops them all), plus `--cap-add` (ALL adds them all).
+ * An unknown name throws.
+ */
+export function containerCapabilities(add: readonly string[] = [], drop: readonly string[] = [], privileged = false): bigint {
+  const all = (list: readonly string[]) => list.some((c) => c.toUpperCase() === 'ALL');
+  const everything = allCapabilities();
+  let mask = privileged ? everything : DOCKER_DEFAULT_CAPS;
+  mask &= all(drop) ? 0n : ~capabilityMask(drop);
+  mask |= all(add) ? everything : capabilityMask(add);
+  return mask & everything;
 }
 
 /** Docker's default capability set: 0xa80425fb. */
