@@ -350,7 +350,9 @@ test('v2 (a cgroup2-shaped directory; this machine has no v2 controllers): contr
   await mkdir(join(dir, 'inner'));
   await writeFile(join(dir, 'inner', 'cgroup.procs'), '30\n');
   assert.deepEqual(await cg.pids(), [10, 20, 30]);
-  assert.deepEqual(await cg.stats(), { memoryUsage: 1234, memoryLimit: 64 * MiB, cpuUsageNanos: 5_000_000, pids: 3 });
+  // Block I/O: io.stat's bytes summed over devices.
+  await writeFile(join(dir, 'io.stat'), '8:0 rbytes=1000 wbytes=200 rios=3 wios=1 dbytes=0 dios=0\n8:16 rbytes=24 wbytes=6 rios=1 wios=1 dbytes=0 dios=0\n');
+  assert.deepEqual(await cg.stats(), { memoryUsage: 1234, memoryLimit: 64 * MiB, cpuUsageNanos: 5_000_000, pids: 3, ioReadBytes: 1024, ioWriteBytes: 206 });
 
   assert.equal(await cg.oomKilled(), false);
   await writeFile(join(dir, 'memory.events'), 'low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\noom_group_kill 0\n');
