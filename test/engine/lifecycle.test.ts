@@ -1,11 +1,13 @@
 // What people do with containers after run, through the real docker CLI: pause and unpause (the
-// cgroup freezer), rename, stats (one shot and streamed), container prune, system df, and restart policies
-// (on-failure with its count, always, a stop that keeps it stopped, and an engine restart that
-// starts `always` containers again).
+// cgroup freezer), rename, stats (one shot and streamed), container prune, system df, diff,
+// --tmpfs, --shm-size, capabilities and security options, and restart policies (on-failure with
+// its count, always, a stop that keeps it stopped, and an engine restart that starts `always`
+// containers again).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { busyboxEngine } from '../helpers/busybox-engine';
 import { startEngine } from '../helpers/engine';
@@ -112,6 +114,23 @@ test('--cap-drop, --cap-add (ALL too), --privileged, --read-only and --security-
   assert.equal((await docker('exec', 'capped', 'sh', '-c', 'grep CapEff /proc/self/status')).trim(), 'CapEff:\t0000000000000000');
   assert.equal((await docker('exec', '--privileged', 'capped', 'sh', '-c', 'grep CapEff /proc/self/status')).trim(), `CapEff:\t${bounding}`);
   await docker('rm', '-f', 'capped');
+});
+
+test('--tmpfs with its options, --shm-size, and docker diff of what a container changed', async () => {
+  const mounts = await docker('run', '--rm', '--tmpfs', '/scratch:size=1m,mode=700', '--shm-size', '8m', t.busybox, 'sh', '-c', "grep -E ' /(scratch|dev/shm) ' /proc/mounts");
+  assert.match(mounts, /^tmpfs \/scratch tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k,mode=700 /m);
+  assert.match(mounts, /^shm \/dev\/shm tmpfs rw,nosuid,nodev,noexec,relatime,size=8192k /m);
+
+  const dir = await mkdtemp(join(tmpdir(), 'tug-diff-'));
+  try {
+    await writeFile(join(dir, 'Dockerfile'), `FROM ${t.busybox}\nRUN mkdir /data && echo a > /data/keep && echo b > /data/gone\n`);
+    await docker('build', '-q', '-t', 'for-diff', dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  await docker('run', '--name', 'changer', 'for-diff', 'sh', '-c', 'rm /data/gone; echo c >> /data/keep; mkdir /fresh; touch /fresh/file');
+  assert.deepEqual((await docker('diff', 'changer')).trim().split('\n'), ['C /data', 'D /data/gone', 'C /data/keep', 'A /fresh', 'A /fresh/file']);
+  await docker('rm', 'changer');
 });
 
 test('system df: images, containers with their writable layer, volumes with their size and users', async () => {

@@ -178,6 +178,10 @@ export function containerRoutes(api: ApiServer, engine: Engine): void {
     call.send(204);
   });
 
+  api.route('GET', '/containers/{id}/changes', async (call) => {
+    call.send(200, await containers.changes(call.params.id));
+  });
+
   api.route('POST', '/containers/prune', async (call) => {
     call.send(200, { ContainersDeleted: await containers.prune(), SpaceReclaimed: 0 });
   });

@@ -4,7 +4,7 @@
 
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { conflict, badRequest, forbidden, notFound, notModified, ApiError } from '../api/errors';
@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../images/content';
 import type { ImageRecord, ImageStore } from '../images/store';
 import type { Snapshots } from '../images/snapshots';
 import type { Cgroup, CgroupManager, CgroupStats, Limits } from './cgroups';
-import { checkMounts, parseBinds, specMounts, type ApiMount, type MountPoint } from './mounts';
+import { checkMounts, parseBinds, specMounts, tmpfsMounts, type ApiMount, type MountPoint } from './mounts';
 import { generateName, VALID_NAME } from './names';
 import type { Networks } from './networks';
 import { parsePortKey, portMap, PortProxies, publications, type PortBindings, type PortMap } from './ports';
@@ -406,6 +406,7 @@ export class Containers {
     } catch (error) {
       throw badRequest((error as Error).message);
     }
+    tmpfsMounts(host.Tmpfs);
     try {
       const security = securityOf(host);
       containerCapabilities(security.capAdd, security.capDrop);
@@ -807,7 +808,12 @@ export class Containers {
       spec.mounts.push({ source: file, target, type: 'bind', flags: BIND_FLAGS });
     }
     await this.fillVolumes(record, overlay ? lower : [join(dir, 'rootfs')]);
-    spec.mounts.push(...specMounts(record.Mounts ?? [], (host.Mounts as ApiMount[] | undefined) ?? []));
+    spec.mounts.push(...specMounts(record.Mounts ?? [], (host.Mounts as ApiMount[] | undefined) ?? []), ...tmpfsMounts(host.Tmpfs));
+    // --shm-size: /dev/shm's size (64 MiB by default, as Docker's).
+    if (typeof host.ShmSize === 'number' && host.ShmSize > 0) {
+      const shm = spec.mounts.find((m) => m.target === '/dev/shm');
+      if (shm) shm.data = `mode=1777,size=${host.ShmSize}`;
+    }
     const security = securityOf(host);
     spec.capabilities = containerCapabilities(security.capAdd, security.capDrop, security.privileged);
     spec.readonlyRoot = host.ReadonlyRootfs === true;
@@ -942,6 +948,34 @@ export class Containers {
       await this.remove(record.Id).then(() => gone.push(record.Id), () => {});
     }
     return gone;
+  }
+
+  /**
+   * `docker diff`: what the container changed in its root, from its writable layer: Kind 0 a
+   * change, 1 an addition, 2 a deletion (an overlay whiteout), by path.
+   */
+  async changes(ref: string): Promise<{ Path: string; Kind: number }[]> {
+    const { record, dir } = this.find(ref);
+    if (this.options.storageDriver !== 'overlay2') throw new ApiError(501, 'docker diff needs the overlay2 storage driver; this engine copies each container\'s root (vfs)');
+    const image = this.options.images.get(record.Image);
+    if (!image) throw notFound(`No such image: ${record.Image}`);
+    const lower = [await this.initLayer(), ...(await this.options.snapshots.prepare(image))];
+    const inLower = (path: string) => Promise.all(lower.map((l) => lstat(join(l, path)).then(() => true, () => false))).then((found) => found.includes(true));
+    const changes: { Path: string; Kind: number }[] = [];
+    const walk = async (rel: string): Promise<void> => {
+      for (const name of (await readdir(join(dir, 'upper', rel)).catch(() => [] as string[])).sort()) {
+        const path = posix.join('/', rel, name);
+        const info = await lstat(join(dir, 'upper', path));
+        if (info.isCharacterDevice() && info.rdev === 0) {
+          changes.push({ Path: path, Kind: 2 });
+          continue;
+        }
+        changes.push({ Path: path, Kind: (await inLower(path)) ? 0 : 1 });
+        if (info.isDirectory()) await walk(path);
+      }
+    };
+    await walk('/');
+    return changes;
   }
 
   /** What `docker stats` shows of a running container: its cgroup's figures, and its network devices' counters. */

@@ -96,3 +96,25 @@ export function specMounts(points: readonly MountPoint[], requested: readonly Ap
     return { source: 'tmpfs', target: point.Destination, type: 'tmpfs', flags: MS.NOSUID | MS.NODEV | readOnly, data: data.join(',') };
   });
 }
+
+/**
+ * `--tmpfs TARGET[:OPTIONS]` (HostConfig.Tmpfs) as mounts: Docker's defaults noexec, nosuid and
+ * nodev unless the options say exec, suid or dev; size, mode, uid and gid passed to tmpfs.
+ */
+export function tmpfsMounts(tmpfs: unknown): Mount[] {
+  if (tmpfs === undefined || tmpfs === null) return [];
+  if (typeof tmpfs !== 'object' || Array.isArray(tmpfs)) throw badRequest('HostConfig.Tmpfs must be an object');
+  return Object.entries(tmpfs as Record<string, string>).map(([target, options]) => {
+    if (!posix.isAbsolute(target)) invalid('tmpfs', `invalid mount path: '${target}' mount path must be absolute`);
+    let flags = MS.NOEXEC | MS.NOSUID | MS.NODEV;
+    const data: string[] = [];
+    for (const option of String(options ?? '').split(',').filter(Boolean)) {
+      const toggles: Record<string, [number, boolean]> = { ro: [MS.RDONLY, true], rw: [MS.RDONLY, false], noexec: [MS.NOEXEC, true], exec: [MS.NOEXEC, false], nosuid: [MS.NOSUID, true], suid: [MS.NOSUID, false], nodev: [MS.NODEV, true], dev: [MS.NODEV, false] };
+      const toggle = toggles[option];
+      if (toggle) flags = toggle[1] ? flags | toggle[0] : flags & ~toggle[0];
+      else if (/^(size|mode|uid|gid|nr_inodes)=[\w%]+$/.test(option)) data.push(option);
+      else invalid('tmpfs', `unknown option "${option}" for ${target}`);
+    }
+    return { source: 'tmpfs', target: posix.normalize(target), type: 'tmpfs', flags, data: data.join(',') };
+  });
+}
