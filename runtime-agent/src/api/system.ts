@@ -133,12 +133,13 @@ export function systemRoutes(api: ApiServer, engine: Engine): void {
     });
   });
 
-  // `docker system df`: what images, containers and volumes take. An image's layers are counted
-  // once however many images share them; a container's own share is its writable layer.
+  // `docker system df`: what images, containers and volumes take. A layer shared by images is
+  // counted once; a container's own share is its writable layer.
   api.route('GET', '/system/df', async (call) => {
-    const { containers, images } = engine;
-    const layers = new Map<string, number>();
-    for (const image of images.list()) for (const layer of image.layers) layers.set(layer.diffId, layer.size);
+    const { containers, images, snapshots } = engine;
+    // Each unpacked layer once, as it lies on disk (the images' sizes are unpacked sizes too).
+    const layerDirs = new Set(images.list().flatMap((image) => snapshots.lowerDirs(image)));
+    const layerSizes = await Promise.all([...layerDirs].map((dir) => folderSize(dir)));
     const containerRows = await Promise.all(
       containers.list().map(async (r) => ({ ...containerSummary(r), SizeRw: await folderSize(join(containers.dirOf(r.Id), r.Driver === 'vfs' ? 'rootfs' : 'upper')), SizeRootFs: 0 })),
     );
@@ -146,7 +147,7 @@ export function systemRoutes(api: ApiServer, engine: Engine): void {
       containers.volumes.list().map(async (v) => ({ ...v, UsageData: { Size: await containers.volumes.size(v.Name), RefCount: containers.volumeUsers(v.Name).length } })),
     );
     call.send(200, {
-      LayersSize: [...layers.values()].reduce((a, b) => a + b, 0),
+      LayersSize: layerSizes.reduce((a, b) => a + b, 0),
       Images: images.list().map((i) => ({ ...imageSummary(i), SharedSize: 0, Containers: containers.usersOf(i.id).length })),
       Containers: containerRows,
       Volumes: volumes,
