@@ -10,6 +10,7 @@ import { detectCgroups, type CgroupManager } from './runtime/cgroups';
 import { readFile } from 'node:fs/promises';
 import { Containers, type StorageDriver } from './runtime/containers';
 import { Execs } from './runtime/execs';
+import { HealthChecks } from './runtime/health';
 import { Networks } from './runtime/networks';
 import { Monitors } from './runtime/shim';
 import { Volumes } from './runtime/volumes';
@@ -43,7 +44,12 @@ export class Engine {
     readonly events: Events,
   ) {
     this.execs = new Execs(containers);
+    this.health = new HealthChecks(containers, this.execs, events);
+    for (const record of containers.list()) if (record.State.Running) this.health.begin(record.Id);
   }
+
+  /** The running containers' HEALTHCHECKs. */
+  readonly health: HealthChecks;
 
   /** `docker exec` processes, kept in memory as Docker keeps them. */
   readonly execs: Execs;

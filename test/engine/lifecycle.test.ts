@@ -1,8 +1,8 @@
 // What people do with containers after run, through the real docker CLI: pause and unpause (the
 // cgroup freezer), rename, stats (one shot and streamed), container prune, system df, diff,
-// --tmpfs, --shm-size, capabilities and security options, and restart policies (on-failure with
-// its count, always, a stop that keeps it stopped, and an engine restart that starts `always`
-// containers again).
+// --tmpfs, --shm-size, capabilities and security options, HEALTHCHECK, and restart policies
+// (on-failure with its count, always, a stop that keeps it stopped, and an engine restart that
+// starts `always` containers again).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -131,6 +131,20 @@ test('--tmpfs with its options, --shm-size, and docker diff of what a container 
   await docker('run', '--name', 'changer', 'for-diff', 'sh', '-c', 'rm /data/gone; echo c >> /data/keep; mkdir /fresh; touch /fresh/file');
   assert.deepEqual((await docker('diff', 'changer')).trim().split('\n'), ['C /data', 'D /data/gone', 'C /data/keep', 'A /fresh', 'A /fresh/file']);
   await docker('rm', 'changer');
+});
+
+test('HEALTHCHECK: unhealthy after its retries fail, healthy once it passes; ps and inspect show it', async () => {
+  await docker('run', '-d', '--name', 'checked', '--health-cmd', 'test -f /tmp/ok && echo fine', '--health-interval', '200ms', '--health-retries', '2', t.busybox, 'sh', '-c', 'mkdir -p /tmp; sleep 300');
+  const health = async () => JSON.parse(await docker('inspect', '--format', '{{json .State.Health}}', 'checked')) as { Status: string; FailingStreak: number; Log: { ExitCode: number; Output: string }[] };
+  await until('unhealthy', async () => (await health()).Status === 'unhealthy');
+  assert.ok((await health()).FailingStreak >= 2);
+  assert.match(await docker('ps', '--filter', 'name=checked', '--format', '{{.Status}}'), /^Up .* \(unhealthy\)\n$/);
+  await docker('exec', 'checked', 'sh', '-c', 'touch /tmp/ok');
+  await until('healthy', async () => (await health()).Status === 'healthy');
+  const last = (await health()).Log.at(-1)!;
+  assert.deepEqual([last.ExitCode, last.Output], [0, 'fine\n']);
+  assert.match(await docker('ps', '--filter', 'name=checked', '--format', '{{.Status}}'), /^Up .* \(healthy\)\n$/);
+  await docker('rm', '-f', 'checked');
 });
 
 test('system df: images, containers with their writable layer, volumes with their size and users', async () => {

@@ -34,8 +34,10 @@ export function humanDuration(ms: number): string {
 function statusText(record: ContainerRecord): string {
   const state = record.State;
   switch (state.Status) {
-    case 'running':
-      return `Up ${humanDuration(Date.now() - Date.parse(state.StartedAt))}`;
+    case 'running': {
+      const health = state.Health ? ` (${state.Health.Status === 'starting' ? 'health: starting' : state.Health.Status})` : '';
+      return `Up ${humanDuration(Date.now() - Date.parse(state.StartedAt))}${health}`;
+    }
     case 'paused':
       return `Up ${humanDuration(Date.now() - Date.parse(state.StartedAt))} (Paused)`;
     case 'exited':

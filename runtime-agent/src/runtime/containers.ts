@@ -10,9 +10,10 @@ import { promisify } from 'node:util';
 import { conflict, badRequest, forbidden, notFound, notModified, ApiError } from '../api/errors';
 import type { Events } from '../events';
 import { writeFileAtomic } from '../images/content';
-import type { ImageRecord, ImageStore } from '../images/store';
+import type { ContainerConfig, ImageRecord, ImageStore } from '../images/store';
 import type { Snapshots } from '../images/snapshots';
 import type { Cgroup, CgroupManager, CgroupStats, Limits } from './cgroups';
+import type { HealthState } from './health';
 import { checkMounts, parseBinds, specMounts, tmpfsMounts, type ApiMount, type MountPoint } from './mounts';
 import { generateName, VALID_NAME } from './names';
 import type { Networks } from './networks';
@@ -83,6 +84,8 @@ export interface ContainerRecord {
     Error: string;
     StartedAt: string;
     FinishedAt: string;
+    /** Its HEALTHCHECK's state, while it has one. */
+    Health?: HealthState;
   };
   Image: string;
   ResolvConfPath: string;
@@ -121,6 +124,7 @@ export interface ContainerRecord {
     StopSignal?: string;
     StopTimeout?: number;
     ExposedPorts?: Record<string, object>;
+    Healthcheck?: ContainerConfig['Healthcheck'];
   };
   NetworkSettings: NetworkSettings;
   /** Ours, not Docker's: the monitor's pid, to find a container again after a restart. */
@@ -1172,6 +1176,8 @@ function mergeConfig(body: CreateBody, image: ImageRecord, id: string): Containe
     ...(body.StopSignal || ic.StopSignal ? { StopSignal: body.StopSignal || ic.StopSignal } : {}),
     ...(typeof body.StopTimeout === 'number' ? { StopTimeout: body.StopTimeout } : {}),
     ...(body.ExposedPorts || ic.ExposedPorts ? { ExposedPorts: { ...(ic.ExposedPorts ?? {}), ...(body.ExposedPorts ?? {}) } } : {}),
+    // --health-cmd and the rest replace the image's HEALTHCHECK; --no-healthcheck is Test ["NONE"].
+    ...(body.Healthcheck || ic.Healthcheck ? { Healthcheck: { ...(ic.Healthcheck ?? {}), ...((body.Healthcheck as object | undefined) ?? {}) } } : {}),
   };
 }
 
