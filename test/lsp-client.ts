@@ -442,6 +442,14 @@ export class LspClient {
   }
 
   /** shutdown + exit, then waits for the process; kills it if it lingers. */
+  /** Sends the server a signal (as an editor that goes away does) and waits for it to end. */
+  async kill(signal: NodeJS.Signals): Promise<number | null> {
+    this.process.kill(signal);
+    await this.exited;
+    this.connection.dispose();
+    return this.exitCode ?? null;
+  }
+
   async stop(timeoutMs = 5_000): Promise<number | null> {
     if (this.exitCode === undefined) {
       try {

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Diagnostic } from 'vscode-languageserver-protocol';
 import { LspClient } from '../lsp-client';
@@ -114,4 +117,22 @@ test('while shellcheck reruns after an edit, its findings stay, moved with the t
     shellcheck(first.diagnostics).map((d) => [d.code, d.range.start.line, d.range.start.character]),
     [['SC2164', 2, 4]],
   );
+});
+
+test('a server ended by a signal leaves no scripts behind in the temp folder', async () => {
+  const tmp = await mkdtemp(join(tmpdir(), 'tug-shellcheck-test-'));
+  try {
+    const server = await LspClient.start('node', ['dist/server.js', '--stdio'], { env: { ...process.env, TMPDIR: tmp } });
+    const uri = 'file:///tmp/tug-test/shellcheck-signal/Dockerfile';
+    await server.open(uri, 'FROM debian:12\nRUN echo $undefined_thing\n');
+    for (let i = 0; !(server.lastDiagnostics(uri)?.diagnostics ?? []).some((d) => d.source === 'shellcheck'); i++) {
+      if (i > 500) throw new Error('shellcheck never ran');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok((await readdir(tmp)).some((n) => n.startsWith('tug-shellcheck-')), 'the scripts\' folder is made in TMPDIR');
+    await server.kill('SIGTERM');
+    assert.deepEqual(await readdir(tmp), []);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 });

@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Model, Stage } from '../dockerfile/model';
 import type { Instruction } from '../dockerfile/syntax';
@@ -142,6 +142,10 @@ function scratch(): string {
     const dir = mkdtempSync(join(tmpdir(), 'tug-shellcheck-'));
     scratchDir = dir;
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    // A signal ends Node without 'exit' unless something handles it: end by exit(), so the folder goes.
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+      if (process.listenerCount(signal) === 0) process.once(signal, () => process.exit(128 + constants.signals[signal]));
+    }
   }
   return scratchDir;
 }
