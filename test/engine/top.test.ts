@@ -36,11 +36,13 @@ async function until(what: string, check: () => Promise<boolean>): Promise<void>
 }
 
 before(async () => {
-  started.push(hhmm(new Date()));
+  // A second either side: ps works the start time out from the boot time, which /proc/stat
+  // gives in whole seconds.
+  started.push(hhmm(new Date(Date.now() - 1000)));
   // Its own session (detached), so that it is a session leader: STAT shows 's'.
   shell = spawn('sh', ['-c', SCRIPT], { stdio: 'ignore', detached: true }) as ChildProcess & { pid: number };
   children.push(shell);
-  started.push(hhmm(new Date()));
+  started.push(hhmm(new Date(Date.now() + 1000)));
   await until('two sleeps', async () => {
     sleeps = await childrenOf(shell.pid);
     return sleeps.length === 2 && (await Promise.all(sleeps.map(comm))).every((c) => c === 'sleep');
