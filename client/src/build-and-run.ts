@@ -11,7 +11,7 @@ import { parse, UsageError } from '../../runtime-agent/src/cli/flags';
 import { buildImage, type BuildResult } from './build';
 import { defaultRepository } from './repository';
 import type { Log } from './log';
-import { AttachedContainer, exposedPorts, portBindings, volumeMount } from './run';
+import { AttachedContainer, exposedPorts, portBindings, portHost, volumeMount } from './run';
 import type { EngineSession } from './session';
 import { OutputTerminal, style, type Terminals } from './terminal';
 
@@ -287,7 +287,7 @@ export class BuildAndRun implements vscode.Disposable {
     const { NetworkSettings } = await this.session().client.call<{ NetworkSettings?: { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> } }>('GET', `/containers/${id}/json`).catch(() => ({ NetworkSettings: undefined }));
     for (const [port, bindings] of Object.entries(NetworkSettings?.Ports ?? {})) {
       for (const b of bindings ?? []) {
-        const host = !b.HostIp || b.HostIp === '0.0.0.0' || b.HostIp === '::' ? 'localhost' : b.HostIp;
+        const host = portHost(b.HostIp);
         output.write(style.dim(port.endsWith('/tcp') ? `${port} is published at http://${host}:${b.HostPort}` : `${port} is published on ${host}:${b.HostPort}`) + '\n');
       }
     }

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { Demultiplexer } from '../../runtime-agent/src/api/stream';
 import { containerName, type ContainerElement } from './containers-view';
 import type { Log } from './log';
+import { portHost } from './run';
 import type { EngineSession } from './session';
 import { style, type Terminals } from './terminal';
 
@@ -86,8 +87,7 @@ export function registerContainerCommands(session: () => EngineSession, terminal
         if (!ports.length) throw new Error('it publishes no TCP port');
         const pick = ports.length === 1 ? ports[0] : (await vscode.window.showQuickPick(ports.map((p) => ({ label: `${p.PublicPort} → ${p.PrivatePort}`, port: p })), { title: 'Open which port?' }))?.port;
         if (!pick) return;
-        const host = !pick.IP || pick.IP === '0.0.0.0' || pick.IP === '::' ? 'localhost' : pick.IP;
-        await vscode.env.openExternal(vscode.Uri.parse(`http://${host}:${pick.PublicPort}`));
+        await vscode.env.openExternal(vscode.Uri.parse(`http://${portHost(pick.IP)}:${pick.PublicPort}`));
       }),
     ),
     vscode.commands.registerCommand(

@@ -79,6 +79,11 @@ export async function exposedPorts(client: EngineClient, image: string, ports: r
   return specs;
 }
 
+/** The host to open a published port at: localhost for a port published on every address. */
+export function portHost(ip: string | undefined): string {
+  return !ip || ip === '0.0.0.0' || ip === '::' ? 'localhost' : ip;
+}
+
 /**
  * A `-v` value as an entry of HostConfig.Mounts (which every Docker-API engine takes, tugd
  * included): a path is a bind mount, a name a named volume.

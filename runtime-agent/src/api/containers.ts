@@ -1,8 +1,8 @@
 // The /containers endpoints of the Docker Engine API.
 
 import { constants as fsConstants } from 'node:fs';
-import { cpus } from 'node:os';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine';
 import { logSize, readLog, type LogEntry } from '../runtime/logs';

@@ -1065,6 +1065,8 @@ export class Containers {
       await this.kill(record.Id, 'SIGKILL').catch(() => {});
       await entry.exit;
     }
+    // Its namespace and veths go before it is gone (they are removed in the background after an exit).
+    await entry.networkGone;
     record.State.Status = 'removing';
     this.live.delete(record.Id);
     await entry.saving;

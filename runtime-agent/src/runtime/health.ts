@@ -44,7 +44,7 @@ export class HealthChecks {
 
   /** Starts checking a container that has just started (and any that runs, when the engine starts). */
   begin(id: string): void {
-    const record = this.containers.list().find((r) => r.Id === id);
+    const record = this.containers.running(id) ? this.containers.get(id) : undefined;
     const check = record?.Config.Healthcheck;
     const command = healthCommand(check?.Test);
     if (!record || !check || !command || this.running.has(id)) return;
@@ -65,8 +65,9 @@ export class HealthChecks {
     const probe = async () => {
       if (stopped) return;
       const result = await this.probe(id, command, timeout * 1000).catch((error: Error) => ({ start: new Date(), exitCode: -1, output: error.message }));
-      const current = this.containers.list().find((r) => r.Id === id);
-      if (stopped || !current?.State.Running || !current.State.Health) return;
+      if (stopped || !this.containers.running(id)) return;
+      const current = this.containers.get(id);
+      if (!current.State.Health) return;
       const health = current.State.Health;
       health.Log = [...health.Log, { Start: result.start.toISOString(), End: new Date().toISOString(), ExitCode: result.exitCode, Output: result.output }].slice(-5);
       const before = health.Status;

@@ -97,6 +97,12 @@ export function specMounts(points: readonly MountPoint[], requested: readonly Ap
   });
 }
 
+/** --tmpfs options that set (true) or clear a mount flag. */
+const TMPFS_FLAGS: Record<string, [number, boolean]> = {
+  ro: [MS.RDONLY, true], rw: [MS.RDONLY, false], noexec: [MS.NOEXEC, true], exec: [MS.NOEXEC, false],
+  nosuid: [MS.NOSUID, true], suid: [MS.NOSUID, false], nodev: [MS.NODEV, true], dev: [MS.NODEV, false],
+};
+
 /**
  * `--tmpfs TARGET[:OPTIONS]` (HostConfig.Tmpfs) as mounts: Docker's defaults noexec, nosuid and
  * nodev unless the options say exec, suid or dev; size, mode, uid and gid passed to tmpfs.
@@ -109,8 +115,7 @@ export function tmpfsMounts(tmpfs: unknown): Mount[] {
     let flags = MS.NOEXEC | MS.NOSUID | MS.NODEV;
     const data: string[] = [];
     for (const option of String(options ?? '').split(',').filter(Boolean)) {
-      const toggles: Record<string, [number, boolean]> = { ro: [MS.RDONLY, true], rw: [MS.RDONLY, false], noexec: [MS.NOEXEC, true], exec: [MS.NOEXEC, false], nosuid: [MS.NOSUID, true], suid: [MS.NOSUID, false], nodev: [MS.NODEV, true], dev: [MS.NODEV, false] };
-      const toggle = toggles[option];
+      const toggle = TMPFS_FLAGS[option];
       if (toggle) flags = toggle[1] ? flags | toggle[0] : flags & ~toggle[0];
       else if (/^(size|mode|uid|gid|nr_inodes)=[\w%]+$/.test(option)) data.push(option);
       else invalid('tmpfs', `unknown option "${option}" for ${target}`);

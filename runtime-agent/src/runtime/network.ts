@@ -52,7 +52,7 @@ export interface Subnet {
 
 export const toNumber = (a: string) => a.split('.').reduce((n, part) => n * 256 + Number(part), 0);
 export const toAddress = (n: number) => [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
-const overlaps = (a: Subnet, b: Subnet) => {
+export const overlaps = (a: Subnet, b: Subnet) => {
   const size = (s: Subnet) => 2 ** (32 - s.prefix);
   return a.base < b.base + size(b) && b.base < a.base + size(a);
 };
@@ -67,6 +67,13 @@ export function parseSubnet(cidr: string): Subnet {
 }
 
 export const formatSubnet = (s: Subnet) => `${toAddress(s.base)}/${s.prefix}`;
+
+/** The subnet a bridge device of the host is on; undefined when there is no such device. */
+export async function deviceSubnet(device: string): Promise<Subnet | undefined> {
+  const shown = JSON.parse(await ip(['-j', '-4', 'addr', 'show', 'dev', device]).catch(() => '[]')) as { addr_info?: { local: string; prefixlen: number }[] }[];
+  const info = shown[0]?.addr_info?.[0];
+  return info && parseSubnet(`${info.local}/${info.prefixlen}`);
+}
 
 /** The routes of the host, as subnets. */
 async function hostRoutes(): Promise<Subnet[]> {
@@ -128,8 +135,7 @@ export class Bridge {
   /** Makes the bridge where it is missing (an existing one is taken as it is), with its rules. */
   ensure(): Promise<void> {
     this.ready ??= (async () => {
-      const existing = JSON.parse(await ip(['-j', '-4', 'addr', 'show', 'dev', this.device]).catch(() => '[]')) as { addr_info?: unknown[] }[];
-      if (existing.length === 0) {
+      if (!(await deviceSubnet(this.device))) {
         const clash = (await hostRoutes()).find((r) => overlaps(r, this.subnet));
         if (clash) throw new Error(`the subnet ${formatSubnet(this.subnet)} of ${this.device} overlaps the host's route to ${formatSubnet(clash)}`);
         await ip([], [`link add ${this.device} type bridge`, `addr add ${this.gateway}/${this.subnet.prefix} dev ${this.device}`]);
@@ -197,9 +203,10 @@ export class Bridge {
 
   /**
    * A veth pair from the bridge into `netns` (`ifname` there, `veth` here) with an address of
-   * the container's own; `defaultRoute`: the container's traffic leaves through this bridge.
+   * the container's own; `first`: the container's first network, whose traffic leaves through
+   * this bridge (its loopback comes up with it).
    */
-  async connect(id: string, netns: string, ifname: string, veth: string, defaultRoute: boolean): Promise<Endpoint> {
+  async connect(id: string, netns: string, ifname: string, veth: string, first: boolean): Promise<Endpoint> {
     await this.ensure();
     const taken = new Set(this.used.values());
     const size = 2 ** (32 - this.subnet.prefix);
@@ -210,7 +217,7 @@ export class Bridge {
     const mac = `02:42:${[24, 16, 8, 0].map((s) => (Math.floor(address / 2 ** s) % 256).toString(16).padStart(2, '0')).join(':')}`;
     try {
       await ip([], [`link add ${veth} type veth peer name ${ifname} address ${mac} netns ${netns}`, `link set ${veth} master ${this.device}`, `link set ${veth} up`]);
-      await ip(['-n', netns], [`addr add ${toAddress(address)}/${this.subnet.prefix} dev ${ifname}`, `link set ${ifname} up`, ...(defaultRoute ? [`route add default via ${this.gateway}`] : [])]);
+      await ip(['-n', netns], [`addr add ${toAddress(address)}/${this.subnet.prefix} dev ${ifname}`, `link set ${ifname} up`, ...(first ? ['link set lo up', `route add default via ${this.gateway}`] : [])]);
     } catch (error) {
       this.release(id);
       await ip(['link', 'delete', veth]).catch(() => {});

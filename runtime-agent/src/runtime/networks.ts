@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { badRequest, conflict, forbidden, notFound } from '../api/errors';
 import { writeFileAtomic } from '../images/content';
 import { DnsServer } from './dns';
-import { Bridge, formatSubnet, freeSubnet, ip, parseSubnet, removeRules, toAddress, type Endpoint, type Subnet } from './network';
+import { Bridge, deviceSubnet, formatSubnet, freeSubnet, ip, overlaps, parseSubnet, removeRules, toAddress, type Endpoint, type Subnet } from './network';
 import type { Publication } from './ports';
 
 /** `docker network inspect`'s fields. */
@@ -113,9 +113,7 @@ export class Networks {
     let bridge = saved.find((r) => r.Name === 'bridge');
     if (!bridge) {
       // Its subnet chosen once, and kept: containers that outlive the engine hold addresses in it.
-      const existing = JSON.parse(await ip(['-j', '-4', 'addr', 'show', 'dev', tag]).catch(() => '[]')) as { addr_info?: { local: string; prefixlen: number }[] }[];
-      const info = existing[0]?.addr_info?.[0];
-      const subnet = info ? parseSubnet(`${info.local}/${info.prefixlen}`) : await freeSubnet(tag, main, saved.map(subnetOf));
+      const subnet = (await deviceSubnet(tag)) ?? (await freeSubnet(tag, main, saved.map(subnetOf)));
       bridge = record('bridge', id('bridge'), 'bridge', subnet);
       bridge.Options = { 'com.docker.network.bridge.name': tag, 'com.docker.network.bridge.default_bridge': 'true' };
       await networks.save(bridge);
@@ -171,7 +169,7 @@ export class Networks {
     } catch (error) {
       throw badRequest((error as Error).message);
     }
-    if (asked && others.some((o) => o.base < subnet.base + 2 ** (32 - subnet.prefix) && subnet.base < o.base + 2 ** (32 - o.prefix))) {
+    if (asked && others.some((o) => overlaps(o, subnet))) {
       throw forbidden(`Pool overlaps with other one on this address space`);
     }
     const r = record(name, randomBytes(32).toString('hex'), 'bridge', subnet);
@@ -220,14 +218,13 @@ export class Networks {
     return user?.bridge!.gateway;
   }
 
-  /** Makes the container's namespace (its loopback up); `netns` under /run/netns. */
+  /** Makes the container's namespace (its loopback comes up with its first network); `netns` under /run/netns. */
   async sandbox(id: string): Promise<string> {
     const existing = this.sandboxes.get(id);
     if (existing) return `${NETNS_DIR}/${existing.netns}`;
     const netns = `${this.tag}-${id.slice(0, 12)}`;
     await ip(['netns', 'add', netns]);
     this.sandboxes.set(id, { netns, endpoints: new Map() });
-    await ip(['-n', netns, 'link', 'set', 'lo', 'up']);
     return `${NETNS_DIR}/${netns}`;
   }
 
@@ -241,9 +238,8 @@ export class Networks {
     if (!sandbox || !network.bridge) throw new Error(`container ${id} has no namespace for network ${ref}`);
     const used = new Set([...sandbox.endpoints.values()].map((e) => e.ifname));
     let n = 0;
-    while (used.has(`eth${n}`)) n++;
-    const ifname = `eth${n}`;
-    const veth = `tv${id.slice(0, 10)}${n.toString(36)}`;
+    while (used.has(interfaces(id, n).ifname)) n++;
+    const { ifname, veth } = interfaces(id, n);
     const endpoint = await network.bridge.connect(id, sandbox.netns, ifname, veth, sandbox.endpoints.size === 0);
     sandbox.endpoints.set(network.record.Id, { ifname, veth, address: endpoint.IPAddress, names: names.map((x) => x.toLowerCase()) });
     this.serveNames(network);
@@ -300,11 +296,9 @@ export class Networks {
   async reserve(id: string, attachments: { ref: string; address: string; names: string[] }[]): Promise<void> {
     const sandbox: Sandbox = { netns: `${this.tag}-${id.slice(0, 12)}`, endpoints: new Map() };
     this.sandboxes.set(id, sandbox);
-    let n = 0;
-    for (const a of attachments) {
+    for (const [n, a] of attachments.entries()) {
       const network = this.network(a.ref);
-      sandbox.endpoints.set(network.record.Id, { ifname: `eth${n}`, veth: `tv${id.slice(0, 10)}${n.toString(36)}`, address: a.address, names: a.names.map((x) => x.toLowerCase()) });
-      n++;
+      sandbox.endpoints.set(network.record.Id, { ...interfaces(id, n), address: a.address, names: a.names.map((x) => x.toLowerCase()) });
       await network.bridge?.reserve(id, a.address);
       this.serveNames(network);
     }
@@ -316,10 +310,12 @@ export class Networks {
     if (!sandbox) return Promise.resolve();
     this.sandboxes.delete(id);
     for (const netId of sandbox.endpoints.keys()) this.networks.get(netId)?.bridge?.release(id);
+    // The veths first: a namespace another container still holds (--network container:) would
+    // keep them, and their addresses, alive after its file is gone.
     const done = (async () => {
       await sandbox.forwarded?.unforward(id).catch(() => {});
-      await ip(['netns', 'delete', sandbox.netns]).catch(() => {});
       for (const e of sandbox.endpoints.values()) await ip(['link', 'delete', e.veth]).catch(() => {});
+      await ip(['netns', 'delete', sandbox.netns]).catch(() => {});
     })();
     // close() waits for these: the engine must not exit with a namespace half removed.
     this.removing.add(done);
@@ -356,6 +352,9 @@ export class Networks {
     }
   }
 }
+
+/** A container's n-th interface (eth0 for its first network) and the host's end of its veth pair. */
+const interfaces = (id: string, n: number) => ({ ifname: `eth${n}`, veth: `tv${id.slice(0, 10)}${n.toString(36)}` });
 
 /** A user network's bridge device, as Docker names it: br- and the ID's first 12 characters. */
 const deviceOf = (id: string) => `br-${id.slice(0, 12)}`;
