@@ -3,6 +3,8 @@
 import { mkdir, rmdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { buildRoutes } from './api/build';
+import { commitRoutes } from './api/commit';
+import { containerFileRoutes } from './api/container-files';
 import { containerRoutes } from './api/containers';
 import { execRoutes } from './api/exec';
 import { imageRoutes } from './api/images';
@@ -31,6 +33,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   systemRoutes(api, engine);
   imageRoutes(api, engine);
   containerRoutes(api, engine);
+  containerFileRoutes(api, engine);
+  commitRoutes(api, engine);
   execRoutes(api, engine);
   buildRoutes(api, engine);
   networkRoutes(api, engine);

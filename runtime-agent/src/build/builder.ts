@@ -941,7 +941,7 @@ class Build {
   }
 }
 
-function envMap(env: readonly string[]): Map<string, string> {
+export function envMap(env: readonly string[]): Map<string, string> {
   const map = new Map<string, string>();
   for (const e of env) {
     const eq = e.indexOf('=');
@@ -951,7 +951,7 @@ function envMap(env: readonly string[]): Map<string, string> {
 }
 
 /** EXPOSE's forms: 80, 80/udp, 8000-8002/tcp; each port as Docker keys it ("80/tcp"). */
-function exposedPorts(spec: string, line: number): string[] {
+export function exposedPorts(spec: string, line: number): string[] {
   const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(spec);
   if (!m) throw new BuildError(`invalid containerPort: ${spec}`, line);
   const first = Number(m[1]);

@@ -53,6 +53,13 @@ export interface ApplyOptions {
   mediaType?: string;
   /** Called with each count of (compressed) bytes read from the source. */
   onBytes?: (n: number) => void;
+  /**
+   * `docker cp` into a container rather than a layer (flatten mode besides): `.wh.` names are
+   * plain names, the archive's root entry leaves the directory as it is, a symlink may not point
+   * out of the directory (Docker's rule), `owner` owns every entry, and `noOverwriteDirNonDir`
+   * keeps a directory from being replaced by a non-directory and the reverse.
+   */
+  copy?: { owner?: { uid: number; gid: number }; noOverwriteDirNonDir?: boolean };
 }
 
 export interface AppliedLayer {
@@ -67,11 +74,17 @@ export interface AppliedLayer {
 
 /** The layer tried to reach outside its directory, or is otherwise not one we can apply. */
 export class UnsafeLayerError extends Error {
-  constructor(message: string) {
-    super(`refusing layer: ${message}`);
+  constructor(message: string, what: Extracted = 'layer') {
+    super(`refusing ${what}: ${message}`);
     this.name = 'UnsafeLayerError';
   }
 }
+
+/** What is being extracted, for error messages. */
+type Extracted = 'layer' | 'archive';
+
+/** Where an extracted entry must stay, as error messages name it. */
+const place = (what: Extracted) => (what === 'layer' ? "the layer's directory" : 'the directory it is extracted to');
 
 const OPAQUE = '.wh..wh..opq';
 const WHITEOUT = '.wh.';
@@ -105,14 +118,14 @@ function lstatOrNull(path: string): Stats | null {
 const isWhiteout = (st: Stats) => st.isCharacterDevice() && st.rdev === 0;
 
 /** The path's components inside the layer, or an error if it would leave it. */
-function clean(name: string, what = 'entry'): string[] {
-  if (name.includes('\0')) throw new UnsafeLayerError(`${what} "${name}" has a NUL byte in its path`);
-  if (name.startsWith('/')) throw new UnsafeLayerError(`${what} "${name}" has an absolute path`);
+function clean(name: string, what = 'entry', extracted: Extracted = 'layer'): string[] {
+  if (name.includes('\0')) throw new UnsafeLayerError(`${what} "${name}" has a NUL byte in its path`, extracted);
+  if (name.startsWith('/')) throw new UnsafeLayerError(`${what} "${name}" has an absolute path`, extracted);
   const parts: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
     if (part === '..') {
-      if (!parts.length) throw new UnsafeLayerError(`${what} "${name}" leaves the layer's directory`);
+      if (!parts.length) throw new UnsafeLayerError(`${what} "${name}" leaves ${place(extracted)}`, extracted);
       parts.pop();
     } else parts.push(part);
   }
@@ -232,18 +245,31 @@ class Applier {
   private readonly parentsOfWritten = new Set<string>(['']);
   /** Directory times, set last, since adding entries changes them. */
   private readonly dirTimes = new Map<string, number>();
+  private readonly copy: ApplyOptions['copy'];
+  private readonly extracted: Extracted;
 
   constructor(
     private readonly dir: string,
     options: ApplyOptions,
   ) {
-    this.flatten = options.flatten === true;
+    this.copy = options.copy;
+    this.extracted = this.copy ? 'archive' : 'layer';
+    this.flatten = options.flatten === true || this.copy !== undefined;
     this.lower = this.flatten ? [] : (options.lower ?? []);
     this.deferLower = !this.flatten && options.deferLower === true;
   }
 
   private abs(rel: string): string {
     return rel ? join(this.dir, rel) : this.dir;
+  }
+
+  private refuse(message: string): UnsafeLayerError {
+    return new UnsafeLayerError(message, this.extracted);
+  }
+
+  /** The owner an entry gets: its own, or the one `docker cp -a` asks for. */
+  private owner(entry: TarEntry): { uid: number; gid: number } {
+    return this.copy?.owner ?? entry;
   }
 
   /** Forgets what was known about a path and everything under it (it was replaced). */
@@ -259,14 +285,14 @@ class Applier {
       if (this.dirs.has(rel)) continue;
       const path = this.abs(rel);
       const st = lstatOrNull(path);
-      if (st?.isSymbolicLink()) throw new UnsafeLayerError(`entry "${name}" goes through the symlink "${rel}"`);
+      if (st?.isSymbolicLink()) throw this.refuse(`entry "${name}" goes through the symlink "${rel}"`);
       if (st && isWhiteout(st) && !this.flatten) {
         // Deleted below, recreated here: a new directory that shows nothing of the old one.
         rmSync(path);
         mkdirSync(path, { mode: 0o755 });
         await this.markOpaque(rel);
       } else if (st && !st.isDirectory()) {
-        throw new UnsafeLayerError(`entry "${name}" needs "${rel}" to be a directory, and it is not`);
+        throw this.refuse(`entry "${name}" needs "${rel}" to be a directory, and it is not`);
       } else if (!st) {
         const below = this.deferLower ? null : lowerStat(this.lower, this.opaque, rel);
         if (this.deferLower) this.implied.add(rel);
@@ -309,11 +335,11 @@ class Applier {
   }
 
   async apply(entry: TarEntry): Promise<void> {
-    const parts = clean(entry.name);
+    const parts = clean(entry.name, 'entry', this.extracted);
     if (parts.length === 0) {
-      // The layer's root ("./"): only its attributes apply.
-      if (entry.type !== 'dir') throw new UnsafeLayerError(`entry "${entry.name}" would replace the root directory`);
-      await this.attributes(entry, '');
+      // The layer's root ("./"): only its attributes apply (none, to a directory copied into).
+      if (entry.type !== 'dir') throw this.refuse(`entry "${entry.name}" would replace the root directory`);
+      if (!this.copy) await this.attributes(entry, '');
       return;
     }
     const base = parts[parts.length - 1];
@@ -321,13 +347,14 @@ class Applier {
     await this.parents(parentParts, entry.name);
     const parent = parentParts.join('/');
 
-    if (base === OPAQUE) {
-      if (this.flatten) await this.clearBelow(parent);
-      else await this.markOpaque(parent);
-      return;
-    }
-    if (base.startsWith(`${WHITEOUT}${WHITEOUT}`)) return; // other aufs bookkeeping: nothing to apply
-    if (base.startsWith(WHITEOUT)) {
+    // Whiteouts are a layer's business: in a copy, `.wh.` names are names like any other.
+    if (!this.copy && base.startsWith(WHITEOUT)) {
+      if (base === OPAQUE) {
+        if (this.flatten) await this.clearBelow(parent);
+        else await this.markOpaque(parent);
+        return;
+      }
+      if (base.startsWith(`${WHITEOUT}${WHITEOUT}`)) return; // other aufs bookkeeping: nothing to apply
       const victim = base.slice(WHITEOUT.length);
       if (victim === '' || victim === '.' || victim === '..') throw new UnsafeLayerError(`whiteout "${entry.name}" names no file`);
       const rel = parent ? `${parent}/${victim}` : victim;
@@ -341,6 +368,9 @@ class Applier {
     const path = this.abs(rel);
     this.noteWritten(rel);
     const existing = lstatOrNull(path);
+    if (existing && this.copy?.noOverwriteDirNonDir && existing.isDirectory() !== (entry.type === 'dir')) {
+      throw this.refuse(existing.isDirectory() ? `cannot overwrite directory "${rel}" with non-directory "${entry.name}"` : `cannot overwrite non-directory "${rel}" with directory "${entry.name}"`);
+    }
     const keepDir = existing?.isDirectory() === true && entry.type === 'dir';
     if (existing && !keepDir) {
       rmSync(path, { recursive: true, force: true });
@@ -360,7 +390,7 @@ class Applier {
         const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         try {
           for await (const chunk of entry.body) for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at);
-          fchownSync(fd, entry.uid, entry.gid);
+          fchownSync(fd, this.owner(entry).uid, this.owner(entry).gid);
           fchmodSync(fd, entry.mode); // after chown, which clears setuid bits
           futimesSync(fd, entry.mtime, entry.mtime);
         } finally {
@@ -371,24 +401,26 @@ class Applier {
         break;
       }
       case 'symlink':
+        // As Docker's untar: a copied symlink's relative target stays inside the directory.
+        if (this.copy && !entry.linkname.startsWith('/')) clean(parent ? `${parent}/${entry.linkname}` : entry.linkname, `symlink "${entry.name}" to`, this.extracted);
         symlinkSync(entry.linkname, path);
-        lchownSync(path, entry.uid, entry.gid);
+        lchownSync(path, this.owner(entry).uid, this.owner(entry).gid);
         lutimesSync(path, entry.mtime, entry.mtime);
         await this.xattrs(entry, path);
         break;
       case 'hardlink': {
-        const target = clean(entry.linkname, `hardlink "${entry.name}" to`);
-        if (!target.length) throw new UnsafeLayerError(`hardlink "${entry.name}" points at the layer's root`);
+        const target = clean(entry.linkname, `hardlink "${entry.name}" to`, this.extracted);
+        if (!target.length) throw this.refuse(`hardlink "${entry.name}" points at ${this.copy ? 'the directory it is extracted to' : "the layer's root"}`);
         let prefix = '';
         for (const part of target.slice(0, -1)) {
           prefix = prefix ? `${prefix}/${part}` : part;
           const st = lstatOrNull(this.abs(prefix));
-          if (st?.isSymbolicLink()) throw new UnsafeLayerError(`hardlink "${entry.name}" to "${entry.linkname}" goes through the symlink "${prefix}"`);
-          if (!st?.isDirectory()) throw new UnsafeLayerError(`hardlink "${entry.name}" to "${entry.linkname}": the target is not in this layer`);
+          if (st?.isSymbolicLink()) throw this.refuse(`hardlink "${entry.name}" to "${entry.linkname}" goes through the symlink "${prefix}"`);
+          if (!st?.isDirectory()) throw this.refuse(`hardlink "${entry.name}" to "${entry.linkname}": the target is not in this ${this.extracted}`);
         }
         const st = lstatOrNull(this.abs(target.join('/')));
-        if (!st) throw new UnsafeLayerError(`hardlink "${entry.name}" to "${entry.linkname}": the target is not in this layer`);
-        if (st.isDirectory()) throw new UnsafeLayerError(`hardlink "${entry.name}" to "${entry.linkname}": the target is a directory`);
+        if (!st) throw this.refuse(`hardlink "${entry.name}" to "${entry.linkname}": the target is not in this ${this.extracted}`);
+        if (st.isDirectory()) throw this.refuse(`hardlink "${entry.name}" to "${entry.linkname}": the target is a directory`);
         linkSync(this.abs(target.join('/')), path);
         break;
       }
@@ -404,7 +436,7 @@ class Applier {
   /** Owner, mode, times and xattrs of something created by path (not a symlink). */
   private async attributes(entry: TarEntry, rel: string): Promise<void> {
     const path = this.abs(rel);
-    lchownSync(path, entry.uid, entry.gid);
+    lchownSync(path, this.owner(entry).uid, this.owner(entry).gid);
     chmodSync(path, entry.mode); // after chown, which clears setuid bits
     if (entry.type === 'dir') this.dirTimes.set(rel, entry.mtime);
     else lutimesSync(path, entry.mtime, entry.mtime);

@@ -1118,6 +1118,44 @@ export class Containers {
       done = true;
     };
   }
+
+  /**
+   * A container's root as layers, for what reads or writes its files from outside (`docker cp`,
+   * `export`, `commit`): overlay2's upper dir and work dir over the read-only dirs (top first), or
+   * vfs's one copy as `upper`.
+   */
+  async layers(ref: string): Promise<{ upper: string; work?: string; lower: string[] }> {
+    const { record, dir } = this.find(ref);
+    if (this.options.storageDriver !== 'overlay2') return { upper: join(dir, 'rootfs'), lower: [] };
+    const image = this.options.images.get(record.Image);
+    if (!image) throw notFound(`No such image: ${record.Image}`);
+    return { upper: join(dir, 'upper'), work: join(dir, 'work'), lower: [await this.initLayer(), ...(await this.options.snapshots.prepare(image))] };
+  }
+
+  /**
+   * Holds a container still while `work` reads or writes its files from outside: a running one
+   * with its processes frozen (none can swap a directory just checked for a symlink), a stopped
+   * one with its next start waiting (its upper dir takes one writable mount at a time). `work`
+   * is told the running container's host pid, or 0.
+   */
+  async holdStill<T>(ref: string, work: (pid: number) => Promise<T>): Promise<T> {
+    const entry = this.find(ref);
+    const { record } = entry;
+    if (!record.State.Running) {
+      const done = work(0);
+      // A start waits for monitorGone before it mounts anything: now for this work too.
+      entry.monitorGone = Promise.all([entry.monitorGone, done.catch(() => {})]).then(() => {});
+      return done;
+    }
+    // Where there is no freezer (cgroup v1 without one) the work goes on unfrozen, as Docker's always does.
+    const frozen = record.State.Paused ? null : await entry.cgroup?.freeze(true).then(() => entry.cgroup, () => null);
+    try {
+      return await work(record.State.Pid);
+    } finally {
+      // Unless someone paused it meanwhile.
+      if (frozen && !record.State.Paused) await frozen.freeze(false).catch(() => {});
+    }
+  }
 }
 
 /** The client's window as create gives it (HostConfig.ConsoleSize, API 1.42+); a resize follows otherwise. */

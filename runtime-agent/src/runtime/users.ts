@@ -26,9 +26,14 @@ async function readFromLayers(roots: readonly string[], file: string): Promise<s
 const isNumber = (s: string) => /^\d+$/.test(s);
 
 export async function resolveUser(roots: readonly string[], spec: string): Promise<ResolvedUser> {
+  return parseUser(await readFromLayers(roots, 'etc/passwd'), await readFromLayers(roots, 'etc/group'), spec);
+}
+
+/** `spec` looked up in the text of an /etc/passwd and an /etc/group. */
+export function parseUser(passwdText: string, groupText: string, spec: string): ResolvedUser {
   const [userPart, groupPart] = spec === '' ? ['0', undefined] : spec.split(':', 2);
-  const passwd = (await readFromLayers(roots, 'etc/passwd')).split('\n').map((l) => l.split(':'));
-  const groups = (await readFromLayers(roots, 'etc/group')).split('\n').map((l) => l.split(':'));
+  const passwd = passwdText.split('\n').map((l) => l.split(':'));
+  const groups = groupText.split('\n').map((l) => l.split(':'));
   const entry = passwd.find((p) => p.length >= 7 && (p[0] === userPart || (isNumber(userPart) && p[2] === userPart)));
   if (!entry && !isNumber(userPart)) throw new Error(`unable to find user ${userPart}: no matching entries in passwd file`);
   const uid = entry ? Number(entry[2]) : Number(userPart);
