@@ -39,7 +39,7 @@ void runBench(async (cleanup) => {
     knownHosts: [join(home, '.ssh/known_hosts')],
     agent: '',
     prompts: { unknownHostKey: async () => false, passphrase: async () => undefined, password: async () => undefined },
-    bundle: { tugJs: join(root, 'dist/tug.js'), shim: join(root, 'dist/tug-shim') },
+    bundle: { tugJs: join(root, 'dist/tug.js'), shim: join(root, 'dist/tug-shim'), init: join(root, 'dist/tug-init') },
     ...where,
   });
   cleanup.defer('the remote engine', async () => {

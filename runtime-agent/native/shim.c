@@ -23,6 +23,10 @@
  *   root PATH   overlay-lower* PATH (top first)   overlay-upper PATH   overlay-work PATH
  *   readonly-root   mount* SOURCE TARGET TYPE FLAGS DATA   device* PATH c|b MAJOR MINOR MODE UID GID
  *   symlink* TARGET PATH   masked* PATH   readonly* PATH   capabilities HEX   no-new-privileges
+ *   rlimit* RESOURCE SOFT HARD (RESOURCE as Docker's --ulimit names it: nofile, nproc, core…)
+ *   seccomp HEX (a classic BPF program, struct sock_filter[] in this machine's byte order, made
+ *   by seccomp.ts; installed with the other calls done, just before execve; without
+ *   no-new-privileges it goes in before the ids change, while CAP_SYS_ADMIN allows it, as runc does)
  *   user UID GID   group* GID   cwd PATH   env* NAME=VALUE   arg* ARG   cgroup-procs* FILE
  *   staged (no field: the cgroups of cgroup-procs hold the standby's waiting process already)
  *   cgroup-into DIR (cgroup v2: clone the process straight into it, CLONE_INTO_CGROUP, instead of
@@ -70,7 +74,9 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
+#include <linux/filter.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
@@ -84,6 +90,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -124,6 +131,11 @@ struct link_entry {
 	char *target, *path;
 };
 
+struct rlimit_entry {
+	int resource;
+	struct rlimit limit;
+};
+
 struct spec {
 	int clone_flags;           /* CLONE_NEW* to clone() with (all but the cgroup namespace) */
 	int cgroup_ns;             /* unshare()d after the cgroups are joined, so they become its root */
@@ -141,6 +153,9 @@ struct spec {
 	struct strv masked, readonly;
 	uint64_t caps;
 	int have_caps, no_new_privs, have_user;
+	struct rlimit_entry *rlimits;
+	size_t nrlimits, rlimits_cap;
+	struct sock_fprog seccomp;   /* len 0: none */
 	uid_t uid;
 	gid_t gid;
 	gid_t *groups;
@@ -262,6 +277,43 @@ static void set_once(char **slot, char *value, const char *key)
 	if (*slot)
 		spec_error("%s given twice", key);
 	*slot = value;
+}
+
+/* RLIMIT_* by the name Docker's --ulimit gives it. */
+static int rlimit_resource(const char *name)
+{
+	static const struct { const char *name; int resource; } names[] = {
+		{ "as", RLIMIT_AS }, { "core", RLIMIT_CORE }, { "cpu", RLIMIT_CPU }, { "data", RLIMIT_DATA },
+		{ "fsize", RLIMIT_FSIZE }, { "locks", RLIMIT_LOCKS }, { "memlock", RLIMIT_MEMLOCK },
+		{ "msgqueue", RLIMIT_MSGQUEUE }, { "nice", RLIMIT_NICE }, { "nofile", RLIMIT_NOFILE },
+		{ "nproc", RLIMIT_NPROC }, { "rss", RLIMIT_RSS }, { "rtprio", RLIMIT_RTPRIO },
+		{ "rttime", RLIMIT_RTTIME }, { "sigpending", RLIMIT_SIGPENDING }, { "stack", RLIMIT_STACK },
+	};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (!strcmp(name, names[i].name))
+			return names[i].resource;
+	spec_error("unknown rlimit \"%s\"", name);
+	return -1;
+}
+
+/* A seccomp program from its hex digits: whole instructions, at most BPF_MAXINSNS of them. */
+static void seccomp_program(const char *hex, struct sock_fprog *prog)
+{
+	size_t len = strlen(hex);
+	size_t size = len / 2;
+	if (len % 2 || size == 0 || size % sizeof(struct sock_filter) || size / sizeof(struct sock_filter) > BPF_MAXINSNS)
+		spec_error("seccomp: not a whole program of 1 to %d instructions", BPF_MAXINSNS);
+	unsigned char *bytes = malloc(size);
+	if (!bytes)
+		out_of_memory();
+	for (size_t i = 0; i < size; i++) {
+		int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			spec_error("seccomp: not hex digits");
+		bytes[i] = (unsigned char)(hi * 16 + lo);
+	}
+	prog->len = (unsigned short)(size / sizeof(struct sock_filter));
+	prog->filter = (struct sock_filter *)bytes;
 }
 
 /* The clone flag of a namespace the process is cloned into (the cgroup one is unshared later); 0
@@ -419,6 +471,19 @@ static void parse_spec(const char *path, struct spec *s)
 		} else if (!strcmp(key, "no-new-privileges")) {
 			NEED(0);
 			s->no_new_privs = 1;
+		} else if (!strcmp(key, "rlimit")) {
+			NEED(3);
+			struct rlimit_entry *r = PUSH(s->rlimits, s->nrlimits, s->rlimits_cap);
+			r->resource = rlimit_resource(f[1]);
+			r->limit.rlim_cur = (rlim_t)number(f[2], 10, UINT64_MAX);
+			r->limit.rlim_max = (rlim_t)number(f[3], 10, UINT64_MAX);
+			if (r->limit.rlim_cur > r->limit.rlim_max)
+				spec_error("rlimit %s: the soft limit is above the hard one", f[1]);
+		} else if (!strcmp(key, "seccomp")) {
+			NEED(1);
+			if (s->seccomp.len)
+				spec_error("\"seccomp\" given twice");
+			seccomp_program(f[1], &s->seccomp);
 		} else if (!strcmp(key, "user")) {
 			NEED(2);
 			s->uid = (uid_t)number(f[1], 10, 0xfffffffeu);
@@ -779,7 +844,7 @@ static void mask_paths(const struct spec *s)
 			child_fail(127, "mask %s: stat: %s", p, why(errno));
 		}
 		if (S_ISDIR(st.st_mode)) {
-			if (mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+			if (mount("tmpfs", p, "tmpfs", MS_RDONLY, NULL) < 0)
 				child_fail(127, "mask %s with a tmpfs: %s", p, why(errno));
 		} else if (mount("/dev/null", p, NULL, MS_BIND, NULL) < 0) {
 			child_fail(127, "mask %s with /dev/null: %s", p, why(errno));
@@ -892,6 +957,16 @@ static void set_identity(const struct spec *s)
 		child_fail(127, "prctl(PR_CAP_AMBIENT_CLEAR_ALL): %s", why(errno));
 	if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_fail(127, "prctl(PR_SET_NO_NEW_PRIVS): %s", why(errno));
+}
+
+/* The filter applies to every thread's later calls: whatever runs after this needs the profile's
+ * leave (runc's order: before the ids change, or just before execve with no-new-privileges). */
+static void install_seccomp(const struct spec *s)
+{
+	if (!s->seccomp.len)
+		return;
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &s->seccomp) < 0)
+		child_fail(127, "install the seccomp filter: %s", why(errno));
 }
 
 /* What Go's exec.LookPath accepts: not a directory, executable for this process. */
@@ -1081,6 +1156,13 @@ entered:
 	if (chdir(s->cwd) < 0)
 		child_fail(127, "chdir to cwd (\"%s\") set in config.json failed: %s", s->cwd, why(errno));
 	int terminal = s->tty ? open_terminal(s, c->console_fd) : -1;
+	/* Before the ids change: raising a hard limit needs CAP_SYS_RESOURCE. */
+	for (size_t i = 0; i < s->nrlimits; i++)
+		if (setrlimit(s->rlimits[i].resource, &s->rlimits[i].limit) < 0)
+			child_fail(127, "setrlimit %d %llu %llu: %s", s->rlimits[i].resource, (unsigned long long)s->rlimits[i].limit.rlim_cur,
+				   (unsigned long long)s->rlimits[i].limit.rlim_max, why(errno));
+	if (!s->no_new_privs)
+		install_seccomp(s);
 	set_identity(s);
 
 	char found[PATH_MAX];
@@ -1089,6 +1171,8 @@ entered:
 			  : dup2(stdin_fd, 0) < 0 || dup2(c->stdout_fd, 1) < 0 || dup2(c->stderr_fd, 2) < 0)
 		child_fail(127, "dup2: %s", why(errno));
 	umask(022);
+	if (s->no_new_privs)
+		install_seccomp(s);
 	execve(path, strv_terminated(&s->args), strv_terminated(&s->env));
 	int err = errno;
 	child_fail(err == EACCES || err == ENOEXEC || err == EISDIR || err == EPERM ? 126 : 127, "exec %s: %s", path, why(err));

@@ -30,7 +30,7 @@ before(async () => {
     knownHosts: [join(dir, 'known_hosts')],
     agent: '',
     prompts: { unknownHostKey: async () => false, passphrase: async () => undefined, password: async () => undefined },
-    bundle: { tugJs: join(root, 'dist/tug.js'), shim: join(root, 'dist/tug-shim') },
+    bundle: { tugJs: join(root, 'dist/tug.js'), shim: join(root, 'dist/tug-shim'), init: join(root, 'dist/tug-init') },
     // The "remote" machine shares this one's disk: its engine lives in the test's folder.
     dir: join(dir, 'home'),
     socket: join(dir, 'tug.sock'),

@@ -312,15 +312,19 @@ export function containerRoutes(api: ApiServer, engine: Engine): void {
     const stdout = call.bool('stdout');
     const stderr = call.bool('stderr');
     const from = call.bool('logs') ? 0 : await logSize(record.LogPath);
+    // On a terminal, the detach keys end this attach and leave the container running.
+    const keys = detachKeys(call.query.get('detachKeys') ?? undefined);
+    const detached = new AbortController();
+    const ended = AbortSignal.any([call.closed, detached.signal]);
     const socket = call.hijack(streamType(call, tty));
     const release = containers.reading(record.Id);
     try {
-      if (call.bool('stdin') && record.Config.OpenStdin) void forwardStdin(engine, record, socket, call.closed);
-      await containers.started(record.Id, call.closed);
+      if (call.bool('stdin') && record.Config.OpenStdin) void forwardStdin(engine, record, socket, call.closed, tty ? { keys, detached: () => detached.abort() } : undefined);
+      await containers.started(record.Id, ended);
       const done = () => !containers.running(record.Id);
       if (stdout || stderr) {
         const finished = containers.stopped(record.Id);
-        for await (const entry of readLog(record.LogPath, { from, follow: call.bool('stream'), done, signal: call.closed, finished })) {
+        for await (const entry of readLog(record.LogPath, { from, follow: call.bool('stream'), done, signal: ended, finished })) {
           if (entry.stream === 'stdout' ? stdout : stderr) socket.write(encode(entry, tty, false));
         }
       }
@@ -332,13 +336,13 @@ export function containerRoutes(api: ApiServer, engine: Engine): void {
 }
 
 /** What the client types goes to the container's stdin FIFO; its end closes it. */
-async function forwardStdin(engine: Engine, record: ContainerRecord, socket: Duplex, closed: AbortSignal): Promise<void> {
+async function forwardStdin(engine: Engine, record: ContainerRecord, socket: Duplex, closed: AbortSignal, detach?: Detach): Promise<void> {
   await engine.containers.started(record.Id, closed);
-  if (engine.containers.running(record.Id)) await forwardInput(socket, `${engine.containers.dirOf(record.Id)}/stdin`);
+  if (engine.containers.running(record.Id)) await forwardInput(socket, `${engine.containers.dirOf(record.Id)}/stdin`, detach);
 }
 
 /** What the client types on a hijacked connection goes to a stdin FIFO; its end closes it. */
-export async function forwardInput(socket: Duplex, fifoPath: string): Promise<void> {
+export async function forwardInput(socket: Duplex, fifoPath: string, detach?: Detach): Promise<void> {
   let fifo: FileHandle;
   try {
     // Read-write: the open never waits for a reader, which a process that has already ended
@@ -350,8 +354,27 @@ export async function forwardInput(socket: Duplex, fifoPath: string): Promise<vo
   // Events, not `for await`: iterating would destroy the socket at the end of the input, and
   // with it the output still to be sent.
   let writing: Promise<unknown> = Promise.resolve();
+  let matched = 0; // bytes of the detach keys typed so far, held back
   await new Promise<void>((resolve) => {
-    socket.on('data', (chunk: Buffer) => {
+    socket.on('data', (input: Buffer) => {
+      let chunk = input;
+      if (detach) {
+        const passed: number[] = [];
+        for (const byte of input) {
+          if (byte !== detach.keys[matched]) {
+            // Not the sequence after all: what was held back goes on.
+            passed.push(...detach.keys.subarray(0, matched));
+            matched = 0;
+          }
+          if (byte !== detach.keys[matched]) passed.push(byte);
+          else if (++matched === detach.keys.length) {
+            socket.removeAllListeners('data');
+            detach.detached();
+            return resolve();
+          }
+        }
+        chunk = Buffer.from(passed);
+      }
       socket.pause();
       writing = fifo.write(chunk);
       writing.then(
@@ -364,6 +387,24 @@ export async function forwardInput(socket: Duplex, fifoPath: string): Promise<vo
   });
   await writing.catch(() => {});
   await fifo.close();
+}
+
+/** A terminal's detach keys (ctrl-p,ctrl-q unless the client names others) and what detaching does. */
+export interface Detach {
+  keys: Buffer;
+  detached: () => void;
+}
+
+/** Docker's detach key syntax: comma-separated `ctrl-<a-z @ [ \\ ] ^ _>` or single characters. */
+export function detachKeys(spec: string | undefined): Buffer {
+  const keys: number[] = [];
+  for (const key of (spec || 'ctrl-p,ctrl-q').split(',')) {
+    const ctrl = /^ctrl-([a-z@[\\\]^_])$/.exec(key.trim());
+    if (ctrl) keys.push(ctrl[1] === '@' ? 0 : ctrl[1] >= 'a' && ctrl[1] <= 'z' ? ctrl[1].charCodeAt(0) - 96 : ctrl[1].charCodeAt(0) - 64);
+    else if (key.length === 1) keys.push(key.charCodeAt(0));
+    else throw badRequest(`Invalid detach keys (${spec}) provided`);
+  }
+  return Buffer.from(keys);
 }
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';

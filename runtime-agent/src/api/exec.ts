@@ -5,7 +5,7 @@ import type { Engine } from '../engine';
 import { readLog } from '../runtime/logs';
 import { resizeTerminal } from '../runtime/shim';
 import { ExecFailed, type ExecConfig } from '../runtime/execs';
-import { encode, forwardInput, streamType, terminalSize } from './containers';
+import { detachKeys, encode, forwardInput, streamType, terminalSize } from './containers';
 import { badRequest } from './errors';
 import type { ApiServer } from './server';
 import { frame } from './stream';
@@ -15,6 +15,7 @@ export function execRoutes(api: ApiServer, engine: Engine): void {
 
   api.route('POST', '/containers/{id}/exec', async (call) => {
     const config = await call.json<ExecConfig>();
+    detachKeys(config.DetachKeys);
     call.send(201, { Id: execs.create(call.params.id, config) });
   });
 
@@ -25,6 +26,7 @@ export function execRoutes(api: ApiServer, engine: Engine): void {
       throw badRequest('ConsoleSize must be [height, width]');
     }
     execs.startable(exec.id); // refused as HTTP errors while the connection is still HTTP
+    const keys = detachKeys(exec.config.DetachKeys);
     if (body.Detach) {
       await execs.start(exec.id, body.ConsoleSize);
       return call.send(200);
@@ -43,10 +45,11 @@ export function execRoutes(api: ApiServer, engine: Engine): void {
       return;
     }
     const files = execs.files(started);
-    if (exec.config.AttachStdin) void forwardInput(socket, files.stdin);
+    const detached = new AbortController();
+    if (exec.config.AttachStdin) void forwardInput(socket, files.stdin, tty ? { keys, detached: () => detached.abort() } : undefined);
     let ended = false;
     const finished = started.ended.then(() => (ended = true));
-    for await (const entry of readLog(files.log, { follow: true, done: () => ended, signal: call.closed, finished })) {
+    for await (const entry of readLog(files.log, { follow: true, done: () => ended, signal: AbortSignal.any([call.closed, detached.signal]), finished })) {
       if (entry.stream === 'stdout' ? exec.config.AttachStdout !== false : exec.config.AttachStderr !== false) socket.write(encode(entry, tty, false));
     }
     socket.end();

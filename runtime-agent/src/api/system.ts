@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Engine } from '../engine';
 import { matches } from '../events';
 import { login, RegistryError } from '../registry/client';
+import { seccompSupported } from '../runtime/seccomp';
 import { folderSize } from '../runtime/volumes';
 import { containerSummary } from './containers';
 import { imageSummary } from './images';
@@ -125,11 +126,12 @@ export function systemRoutes(api: ApiServer, engine: Engine): void {
       Runtimes: { tug: { path: 'tug-shim' } },
       DefaultRuntime: 'tug',
       Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
-      LiveRestoreEnabled: false,
+      // Containers run on while the engine is down (each has its own monitor).
+      LiveRestoreEnabled: true,
       Isolation: '',
-      InitBinary: '',
-      SecurityOptions: [],
-      Warnings: [],
+      InitBinary: 'tug-init',
+      SecurityOptions: seccompSupported() ? ['name=seccomp,profile=builtin'] : [],
+      Warnings: seccompSupported() ? [] : [`WARNING: no seccomp filter on ${process.arch}: containers run without one`],
     });
   });
 

@@ -43,7 +43,7 @@ export async function remoteEngineOptions(prompts: SshPrompts, tugJs: string, en
   return {
     sshConfig: await readFile(join(homedir(), '.ssh/config'), 'utf8').catch(() => ''),
     prompts,
-    bundle: { tugJs, shim: join(dirname(tugJs), 'tug-shim') },
+    bundle: { tugJs, shim: join(dirname(tugJs), 'tug-shim'), init: join(dirname(tugJs), 'tug-init') },
     ...(env.TUG_REMOTE_DIR ? { dir: env.TUG_REMOTE_DIR } : {}),
     ...(env.TUG_REMOTE_SOCKET ? { socket: env.TUG_REMOTE_SOCKET } : {}),
     ...(env.TUG_REMOTE_DATA_ROOT ? { dataRoot: env.TUG_REMOTE_DATA_ROOT } : {}),

@@ -19,8 +19,8 @@ import { resolveTarget, type SshTarget } from './ssh-config';
 export interface RemoteEngineOptions extends SshOptions {
   /** ~/.ssh/config's text (empty: none). */
   sshConfig: string;
-  /** The engine's files on this machine: dist/tug.js and dist/tug-shim. */
-  bundle: { tugJs: string; shim: string };
+  /** The engine's files on this machine: dist/tug.js, dist/tug-shim and dist/tug-init. */
+  bundle: { tugJs: string; shim: string; init: string };
   /** Where the engine is installed on the remote machine (`~` is the login's home): default ~/.tug. */
   dir?: string;
   /** The remote engine's socket: default /run/tug/tug.sock, the local engine of that machine. */
@@ -123,14 +123,14 @@ export class RemoteEngine implements Dialer {
 
   private async bootstrap(options: RemoteEngineOptions): Promise<void> {
     const where = this.target.alias;
-    const files = { 'tug.js': options.bundle.tugJs, 'tug-shim': options.bundle.shim };
+    const files = { 'tug.js': options.bundle.tugJs, 'tug-shim': options.bundle.shim, 'tug-init': options.bundle.init };
     const hashes = Object.fromEntries(await Promise.all(Object.entries(files).map(async ([n, f]) => [n, createHash('sha256').update(await readFile(f)).digest('hex')] as const)));
     const version = createHash('sha256').update(JSON.stringify(hashes)).digest('hex').slice(0, 16);
     // One round trip asks everything: Node's version, where the install goes (~ is the
     // login's home), the user, and the hashes of this version's files if they are there.
     const given = options.dir ?? '~/.tug';
     const dirWord = given.startsWith('~') ? `"$HOME"${quote(given.slice(1))}` : quote(given);
-    const probe = await this.run(`printf '%s\\n' "$(node --version 2>/dev/null)" ${dirWord} "$(id -u)"; cd ${dirWord}/engine/${version} 2>/dev/null && sha256sum tug.js tug-shim`);
+    const probe = await this.run(`printf '%s\\n' "$(node --version 2>/dev/null)" ${dirWord} "$(id -u)"; cd ${dirWord}/engine/${version} 2>/dev/null && sha256sum tug.js tug-shim tug-init`);
     const [nodeVersion = '', dir = '', uid = '', ...sums] = probe.stdout.split('\n');
     const major = Number(/^v(\d+)\./.exec(nodeVersion.trim())?.[1] ?? 0);
     if (major < NODE_MAJOR) {

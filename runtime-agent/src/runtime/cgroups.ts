@@ -7,6 +7,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rmdir, stat } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import { dirname, join, posix, resolve } from 'node:path';
+import { MS, type Mount as SpecMount } from './spec';
 
 export interface Limits {
   /** Bytes (--memory); -1 is unlimited. */
@@ -19,6 +20,12 @@ export interface Limits {
   cpuShares?: number;
   /** Processes (--pids-limit); <= 0 is unlimited. */
   pidsLimit?: number;
+  /**
+   * The devices its processes may open or mknod, as v1's devices.allow lines (`c 1:3 rwm`,
+   * `b *:* m`, `a` for all); every other is denied. Enforced by v1's devices controller; cgroup
+   * v2 would need an eBPF program, which this engine does not load.
+   */
+  devices?: string[];
 }
 
 export interface CgroupStats {
@@ -69,6 +76,12 @@ export interface CgroupManager {
   readonly renames: boolean;
   /** `cgroup` under a new name, with `limits` applied; checks the limits before it renames. */
   rename(cgroup: Cgroup, name: string, limits: Limits): Promise<Cgroup>;
+  /**
+   * What a container sees at /sys/fs/cgroup, read-only, as runc mounts it: cgroup2 itself, or on
+   * v1 a tmpfs holding each of the host's hierarchies. Mounted in its cgroup namespace, each
+   * shows the container's own cgroup as its root.
+   */
+  readonly containerMounts: SpecMount[];
 }
 
 export interface CgroupOptions {
@@ -101,7 +114,7 @@ export async function detectCgroups(options: CgroupOptions = {}): Promise<Cgroup
     const parent = parentPath(ownPath, options.parent);
     const inside = relativeTo(mount?.root ?? '/', parent);
     if (inside === undefined) throw new Error(`cgroup ${parent} is outside the part of the cgroup2 tree mounted at ${root} (${mount?.root})`);
-    return new V2Manager(join(root, inside));
+    return new V2Manager(join(root, inside), [{ source: 'cgroup', target: '/sys/fs/cgroup', type: 'cgroup2', flags: MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RELATIME | MS.RDONLY }]);
   }
   const hierarchies: V1Hierarchy[] = [];
   for (const line of own) {
@@ -117,7 +130,14 @@ export async function detectCgroups(options: CgroupOptions = {}): Promise<Cgroup
     }
   }
   if (hierarchies.length === 0) throw new Error('no cgroup v1 hierarchy is mounted (see /proc/self/mountinfo) and no cgroup2 at ' + root);
-  return new V1Manager(hierarchies);
+  const containerMounts: SpecMount[] = [{ source: 'tmpfs', target: '/sys/fs/cgroup', type: 'tmpfs', flags: MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RELATIME, data: 'mode=755' }];
+  for (const mount of mounts) {
+    if (mount.fsType !== 'cgroup' || posix.dirname(mount.mountPoint) !== '/sys/fs/cgroup') continue;
+    // The subsystems (or name=…) of the hierarchy: the options a new mount of it takes.
+    const subsystems = mount.superOptions.filter((o) => o !== 'rw' && o !== 'ro').join(',');
+    containerMounts.push({ source: 'cgroup', target: mount.mountPoint, type: 'cgroup', flags: MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RELATIME | MS.RDONLY, data: subsystems });
+  }
+  return new V1Manager(hierarchies, containerMounts);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -129,6 +149,7 @@ interface Converted {
   quota?: number; // CFS quota in µs per CFS_PERIOD; -1 unlimited
   shares?: number;
   pids?: number | 'max';
+  devices?: string[];
 }
 
 function convert(limits: Limits, creating: boolean): Converted {
@@ -173,6 +194,12 @@ function convert(limits: Limits, creating: boolean): Converted {
     integer('pids limit', limits.pidsLimit);
     out.pids = limits.pidsLimit > 0 ? limits.pidsLimit : 'max';
   }
+  if (limits.devices !== undefined) {
+    for (const rule of limits.devices) {
+      if (!/^(a|[cb] (\*|\d+):(\*|\d+) [rwm]{1,3})$/.test(rule)) throw new Error(`invalid device cgroup rule "${rule}": "TYPE MAJOR:MINOR ACCESS" is needed, as "c 1:3 rwm"`);
+    }
+    out.devices = limits.devices;
+  }
   return out;
 }
 
@@ -193,7 +220,10 @@ class V1Manager implements CgroupManager {
   readonly renames = true;
   readonly version = 1;
   readonly parentDirs: string[];
-  constructor(private readonly hierarchies: V1Hierarchy[]) {
+  constructor(
+    private readonly hierarchies: V1Hierarchy[],
+    readonly containerMounts: SpecMount[],
+  ) {
     this.parentDirs = hierarchies.map((h) => h.parentDir);
   }
 
@@ -317,6 +347,12 @@ class V1Cgroup implements Cgroup {
     }
     if (l.shares !== undefined) await writeValue(this.file('cpu', 'cpu.shares')!, l.shares);
     if (l.pids !== undefined) await writeValue(this.file('pids', 'pids.max')!, l.pids);
+    const deny = this.file('devices', 'devices.deny');
+    if (l.devices !== undefined && deny) {
+      // Everything denied, then what is allowed: a cgroup starts with its parent's rules.
+      await writeValue(deny, 'a');
+      for (const rule of l.devices) await writeValue(this.file('devices', 'devices.allow')!, rule);
+    }
   }
 
   async oomKilled(): Promise<boolean> {
@@ -392,7 +428,10 @@ class V2Manager implements CgroupManager {
     return Promise.reject(new Error('cgroup v2 cannot rename a cgroup'));
   }
 
-  constructor(private readonly parentDir: string) {
+  constructor(
+    private readonly parentDir: string,
+    readonly containerMounts: SpecMount[],
+  ) {
     this.parentDirs = [parentDir];
   }
 

@@ -19,8 +19,10 @@ import { generateName, VALID_NAME } from './names';
 import type { Networks } from './networks';
 import { parsePortKey, portMap, PortProxies, publications, type PortBindings, type PortMap } from './ports';
 import { CONTAINER_NAMESPACES, containerCapabilities, defaultSpec, MS, type ContainerSpec } from './spec';
-import { alive, readExit, resizeTerminal, startShim, watchExit, type ExitStatus, type Monitors, type Prepared } from './shim';
+import { alive, INIT_PATH, readExit, resizeTerminal, startShim, watchExit, type ExitStatus, type Monitors, type Prepared } from './shim';
 import { resolveUser } from './users';
+import { DEFAULT_DEVICE_RULES, hostDevices, type DeviceMapping } from './devices';
+import { seccompFilter, securityOf } from './security';
 import { ANONYMOUS, type Volumes } from './volumes';
 
 export interface HostConfig {
@@ -411,11 +413,10 @@ export class Containers {
       throw badRequest((error as Error).message);
     }
     tmpfsMounts(host.Tmpfs);
-    try {
-      const security = securityOf(host);
-      containerCapabilities(security.capAdd, security.capDrop);
-    } catch (error) {
-      throw badRequest((error as Error).message);
+    securityOf(host);
+    for (const [field, flag] of [['PidMode', 'pid'], ['IpcMode', 'ipc'], ['UTSMode', 'uts']] as const) {
+      const mode = host[field];
+      if (mode && mode !== 'host' && !(field === 'IpcMode' && ['private', 'shareable'].includes(mode as string))) throw badRequest(`invalid --${flag}: "${mode}" (host is supported)`);
     }
     const policy = host.RestartPolicy?.Name ?? '';
     if (!['', 'no', 'always', 'unless-stopped', 'on-failure'].includes(policy)) throw badRequest(`invalid restart policy '${policy}'`);
@@ -501,6 +502,19 @@ export class Containers {
     return write;
   }
 
+  /** A start that did not get as far as the process: it stays created, with the reason. */
+  private async startFailed(entry: Live, message: string, status: number): Promise<ApiError> {
+    const { record } = entry;
+    await this.disconnect(entry);
+    record.State = { ...record.State, Status: 'created', Error: message, ExitCode: status127(message) };
+    await this.save(entry);
+    // Whoever waits on this start (attach, wait) learns it is over; --rm removes it, as Docker does.
+    for (const waiter of entry.startWaiters.splice(0)) waiter();
+    for (const waiter of entry.exitWaiters.splice(0)) waiter(record.State.ExitCode);
+    if (record.HostConfig.AutoRemove) await this.remove(record.Id, { force: true }).catch(() => {});
+    return new ApiError(status, message);
+  }
+
   /** Tells listeners of the engine's events about a container (execs' too: exec_create…). */
   emit(action: string, record: ContainerRecord, extra: Record<string, string> = {}): void {
     this.options.events.emit('container', action, record.Id, {
@@ -528,8 +542,7 @@ export class Containers {
     try {
       ({ spec, monitor } = await this.spec(entry, lower, endpoint));
     } catch (error) {
-      await this.disconnect(entry);
-      throw new ApiError(400, (error as Error).message);
+      throw await this.startFailed(entry, (error as Error).message, error instanceof ApiError ? error.status : 400);
     }
     let shim;
     try {
@@ -537,15 +550,8 @@ export class Containers {
     } catch (error) {
       await entry.cgroup?.destroy().catch(() => {});
       entry.cgroup = null;
-      await this.disconnect(entry);
       const message = `failed to create task for container: failed to create shim task: OCI runtime create failed: ${(error as Error).message}`;
-      record.State = { ...record.State, Status: 'created', Error: message, ExitCode: status127(message) };
-      await this.save(entry);
-      // Whoever waits on this start (attach, wait) learns it is over; --rm removes it, as Docker does.
-      for (const waiter of entry.startWaiters.splice(0)) waiter();
-      for (const waiter of entry.exitWaiters.splice(0)) waiter(record.State.ExitCode);
-      if (record.HostConfig.AutoRemove) await this.remove(record.Id, { force: true }).catch(() => {});
-      throw new ApiError(/not found|no such file|permission denied/i.test(message) ? 400 : 500, message);
+      throw await this.startFailed(entry, message, /not found|no such file|permission denied/i.test(message) ? 400 : 500);
     }
     record.State = {
       ...record.State,
@@ -793,15 +799,21 @@ export class Containers {
     else if (host.CpuQuota && host.CpuQuota > 0) limits.cpus = host.CpuQuota / (host.CpuPeriod || 100_000);
     if (host.CpuShares) limits.cpuShares = host.CpuShares;
     if (host.PidsLimit && host.PidsLimit > 0) limits.pidsLimit = host.PidsLimit;
+    const security = securityOf(host);
+    const added = await hostDevices(host.Devices as DeviceMapping[] | undefined);
+    // --privileged may use every device, as Docker's.
+    limits.devices = security.privileged ? ['a'] : [...DEFAULT_DEVICE_RULES, ...added.rules, ...((host.DeviceCgroupRules as string[] | undefined) ?? [])];
 
     const network = host.NetworkMode ?? 'bridge';
     const rootfs = join(dir, 'rootfs');
     const spec = defaultSpec(rootfs);
     // On the bridge (or another container's network) it joins a namespace made for it; with
     // none, its own holds just the loopback device; with host, it has the host's.
-    spec.namespaces = CONTAINER_NAMESPACES.filter((ns) => ns !== 'network' || (network === 'none' && !joined));
+    // --pid, --ipc and --uts host share the host's.
+    const shared = new Set([host.PidMode === 'host' && 'pid', host.IpcMode === 'host' && 'ipc', host.UTSMode === 'host' && 'uts']);
+    spec.namespaces = CONTAINER_NAMESPACES.filter((ns) => (ns !== 'network' || (network === 'none' && !joined)) && !shared.has(ns));
     if (joined) spec.joinNetwork = joined.netns;
-    spec.hostname = network === 'host' ? undefined : config.Hostname;
+    spec.hostname = network === 'host' || shared.has('uts') ? undefined : config.Hostname;
     spec.loopbackUp = network === 'none';
     if (overlay) spec.overlay = { lower: [await this.initLayer(), ...lower], upper: join(dir, 'upper'), work: join(dir, 'work') };
     for (const [file, target] of [
@@ -811,6 +823,8 @@ export class Containers {
     ] as const) {
       spec.mounts.push({ source: file, target, type: 'bind', flags: BIND_FLAGS });
     }
+    // /sys/fs/cgroup, after /sys and before the user's mounts (which may go below it).
+    spec.mounts.push(...this.options.cgroups.containerMounts);
     await this.fillVolumes(record, overlay ? lower : [join(dir, 'rootfs')]);
     spec.mounts.push(...specMounts(record.Mounts ?? [], (host.Mounts as ApiMount[] | undefined) ?? []), ...tmpfsMounts(host.Tmpfs));
     // --shm-size: /dev/shm's size (64 MiB by default, as Docker's).
@@ -818,10 +832,12 @@ export class Containers {
       const shm = spec.mounts.find((m) => m.target === '/dev/shm');
       if (shm) shm.data = `mode=1777,size=${host.ShmSize}`;
     }
-    const security = securityOf(host);
+    spec.devices.push(...added.devices);
     spec.capabilities = containerCapabilities(security.capAdd, security.capDrop, security.privileged);
     spec.readonlyRoot = host.ReadonlyRootfs === true;
     spec.noNewPrivileges = security.noNewPrivileges;
+    spec.seccomp = seccompFilter(security, spec.capabilities);
+    spec.rlimits = security.rlimits;
     if (security.privileged) {
       // As Docker's --privileged: nothing of /proc or /sys masked or read-only.
       spec.maskedPaths = [];
@@ -833,6 +849,11 @@ export class Containers {
     await mkdir(join(writable, spec.cwd), { recursive: true });
     spec.env = env;
     spec.args = [record.Path, ...record.Args];
+    if (host.Init === true) {
+      // --init: a minimal init as PID 1 that reaps zombies and passes on signals, where Docker mounts its own.
+      spec.mounts.push({ source: INIT_PATH, target: '/sbin/docker-init', type: 'bind', flags: BIND_FLAGS | MS.RDONLY });
+      spec.args = ['/sbin/docker-init', '--', ...spec.args];
+    }
     spec.log = record.LogPath;
     if (config.OpenStdin) spec.stdin = join(dir, 'stdin');
     if (config.Tty) spec.tty = { resize: join(dir, 'resize'), ...consoleSize(host.ConsoleSize) };
@@ -855,12 +876,18 @@ export class Containers {
   private async fillVolumes(record: ContainerRecord, layers: string[]): Promise<void> {
     for (const m of record.Mounts) {
       if (m.Type !== 'volume' || !m.Name || !(await this.options.volumes.empty(m.Name).catch(() => false))) continue;
+      // Copied beside it and renamed over the empty folder: an engine killed midway leaves no
+      // half-filled volume, which would count as filled at the next start.
+      const staging = `${m.Source}.seeding`;
+      await rm(staging, { recursive: true, force: true });
+      await mkdir(staging);
       // Bottom layer first, so that upper layers' files win.
       for (const layer of [...layers].reverse()) {
         const from = join(layer, m.Destination);
         // cp -a keeps owners and modes (a database's folder must stay its user's).
-        if (await stat(from).then((s) => s.isDirectory(), () => false)) await run('cp', ['-a', `${from}/.`, m.Source]);
+        if (await stat(from).then((s) => s.isDirectory(), () => false)) await run('cp', ['-a', `${from}/.`, staging]);
       }
+      await rename(staging, m.Source);
     }
   }
 
@@ -1272,19 +1299,4 @@ function restartDelay(record: ContainerRecord, exitCode: number, inARow: number)
       return undefined;
   }
   return Math.min(100 * 2 ** inARow, 60_000);
-}
-
-/** `--cap-add`, `--cap-drop`, `--privileged` and `--security-opt no-new-privileges`, from HostConfig. */
-export function securityOf(host: HostConfig): { capAdd: string[]; capDrop: string[]; privileged: boolean; noNewPrivileges: boolean } {
-  const list = (value: unknown) => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
-  const options = list(host.SecurityOpt);
-  for (const o of options) {
-    if (!/^no-new-privileges([:=](true|false))?$/.test(o)) throw badRequest(`security option "${o}" is not supported: no-new-privileges is`);
-  }
-  return {
-    capAdd: list(host.CapAdd),
-    capDrop: list(host.CapDrop),
-    privileged: host.Privileged === true,
-    noNewPrivileges: options.some((o) => /^no-new-privileges([:=]true)?$/.test(o)),
-  };
 }

@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { badRequest, conflict, notFound } from '../api/errors';
-import { securityOf, status127, type Containers } from './containers';
+import { status127, type Containers } from './containers';
+import { seccompFilter, securityOf } from './security';
 import { startShim, type ExitStatus } from './shim';
 import { containerCapabilities, DEFAULT_PATH, type ContainerSpec } from './spec';
 import { resolveUser } from './users';
@@ -25,6 +26,8 @@ export interface ExecConfig {
   User?: string;
   WorkingDir?: string;
   Privileged?: boolean;
+  /** The terminal's detach keys, Docker's syntax (ctrl-p,ctrl-q when empty). */
+  DetachKeys?: string;
 }
 
 export interface Exec {
@@ -97,6 +100,8 @@ export class Execs {
     if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
     const [rows, cols] = size ?? config.ConsoleSize ?? [0, 0];
     const security = securityOf(record.HostConfig);
+    // The container's own, as Docker gives an exec (every one with exec --privileged).
+    const capabilities = config.Privileged ? containerCapabilities(['ALL']) : containerCapabilities(security.capAdd, security.capDrop, security.privileged);
     const spec: ContainerSpec = {
       enter: pid,
       namespaces: [],
@@ -106,9 +111,10 @@ export class Execs {
       symlinks: [],
       maskedPaths: [],
       readonlyPaths: [],
-      // The container's own, as Docker gives an exec (every one with exec --privileged).
-      capabilities: config.Privileged ? containerCapabilities(['ALL']) : containerCapabilities(security.capAdd, security.capDrop, security.privileged),
+      capabilities,
       noNewPrivileges: security.noNewPrivileges,
+      seccomp: seccompFilter(security, capabilities),
+      rlimits: security.rlimits,
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       cwd: config.WorkingDir || record.Config.WorkingDir || '/',
       env,
@@ -154,7 +160,7 @@ export class Execs {
       OpenStdout: !!exec.config.AttachStdout,
       OpenStderr: !!exec.config.AttachStderr,
       CanRemove: false,
-      DetachKeys: '',
+      DetachKeys: exec.config.DetachKeys ?? '',
       ProcessConfig: { tty: !!exec.config.Tty, entrypoint: cmd[0] ?? '', arguments: cmd.slice(1), privileged: false, user: exec.config.User ?? '' },
     };
   }

@@ -11,11 +11,13 @@ import { CgroupRenameError, type Cgroup, type CgroupManager, type Limits } from 
 import { CONTAINER_NAMESPACES, writeSpec, type ContainerSpec } from './spec';
 
 /** dist/tug-shim next to the running bundle (dist/tug.js), else under ./dist; TUG_SHIM overrides. */
-export const SHIM_PATH: string = process.env.TUG_SHIM || locateShim();
+export const SHIM_PATH: string = process.env.TUG_SHIM || locateNative('tug-shim');
+/** The init `--init` runs as a container's PID 1, found as the shim is. */
+export const INIT_PATH: string = locateNative('tug-init');
 
-function locateShim(): string {
-  const candidates = [join(process.cwd(), 'dist', 'tug-shim')];
-  if (process.argv[1]) candidates.unshift(join(dirname(process.argv[1]), 'tug-shim'));
+function locateNative(name: string): string {
+  const candidates = [join(process.cwd(), 'dist', name)];
+  if (process.argv[1]) candidates.unshift(join(dirname(process.argv[1]), name));
   return candidates.find((path) => existsSync(path)) ?? candidates[candidates.length - 1];
 }
 

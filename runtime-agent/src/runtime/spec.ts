@@ -99,6 +99,10 @@ export interface ContainerSpec {
   /** The bounding, permitted and effective sets; inheritable and ambient are empty. */
   capabilities: bigint;
   noNewPrivileges: boolean;
+  /** setrlimit() for each, by Docker's --ulimit names (nofile, nproc…); the rest are the engine's. */
+  rlimits?: Rlimit[];
+  /** A seccomp filter (struct sock_filter[], from seccomp.ts) installed just before execve. */
+  seccomp?: Buffer;
   user: { uid: number; gid: number; additionalGids: number[] };
   cwd: string;
   env: string[];
@@ -133,6 +137,15 @@ export interface ContainerSpec {
    */
   enter?: number;
 }
+
+export interface Rlimit {
+  name: string;
+  soft: bigint;
+  hard: bigint;
+}
+
+/** The resources --ulimit names, as the helper knows them (RLIMIT_<NAME>). */
+export const RLIMIT_NAMES: readonly string[] = ['as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];
 
 /** mount(2) flags, as Linux defines them. */
 export const MS = {
@@ -411,6 +424,15 @@ export function serializeSpec(spec: ContainerSpec): string {
   if (spec.capabilities < 0n || spec.capabilities >= 1n << 64n) throw new Error(`capabilities must be a 64-bit mask, not ${spec.capabilities}`);
   add('capabilities', spec.capabilities.toString(16).padStart(16, '0'));
   if (spec.noNewPrivileges) add('no-new-privileges');
+  for (const r of spec.rlimits ?? []) {
+    if (!RLIMIT_NAMES.includes(r.name)) throw new Error(`unknown rlimit "${r.name}"`);
+    if (r.soft < 0n || r.hard < 0n || r.hard >= 1n << 64n || r.soft > r.hard) throw new Error(`rlimit ${r.name}: soft ${r.soft} and hard ${r.hard} must be 64-bit and soft <= hard`);
+    add('rlimit', r.name, r.soft.toString(), r.hard.toString());
+  }
+  if (spec.seccomp) {
+    if (spec.seccomp.length === 0 || spec.seccomp.length % 8) throw new Error('a seccomp filter is whole 8-byte instructions');
+    add('seccomp', spec.seccomp.toString('hex'));
+  }
   add('user', integer(spec.user.uid, MAX_ID, 'uid'), integer(spec.user.gid, MAX_ID, 'gid'));
   for (const gid of spec.user.additionalGids) add('group', integer(gid, MAX_ID, 'additional gid'));
   add('cwd', containerPath(spec.cwd, 'cwd'));
