@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { DEFAULT_SECCOMP_PROFILE, ociSeccomp } from '../../runtime-agent/src/runtime/seccomp';
-import { CAP, DEFAULT_PATH, DOCKER_DEFAULT_CAPS, DOCKER_MASKED_PATHS, DOCKER_READONLY_PATHS } from '../../runtime-agent/src/runtime/spec';
+import { capabilityNames, DEFAULT_PATH, DOCKER_DEFAULT_CAPS, DOCKER_MASKED_PATHS, DOCKER_READONLY_PATHS } from '../../runtime-agent/src/runtime/spec';
 import { busyboxEngine } from '../helpers/busybox-engine';
 import { probeDir } from '../helpers/probe';
 import { makeBusyboxRootfs } from '../helpers/rootfs';
@@ -32,8 +32,6 @@ const SCRIPT = [
   ...PROBES.map((p) => `echo "probe ${p} $(/probe/probe ${p})"`),
 ].join('\n');
 
-const capNames = (mask: bigint) => Object.entries(CAP).filter(([, bit]) => (mask >> BigInt(bit)) & 1n).map(([name]) => name);
-
 test('tugd and runc give the same process the same view: capabilities, seccomp, mounts, masked and read-only paths, hostname, namespaces, rlimits', async () => {
   const probe = await probeDir();
   const ours = await t.engine.docker(['run', '--rm', '--network', 'none', '--hostname', 'same', '-v', `${probe}:/probe:ro`, '--ulimit', 'nofile=1024:2048', t.busybox, 'sh', '-c', SCRIPT]);
@@ -45,7 +43,7 @@ test('tugd and runc give the same process the same view: capabilities, seccomp, 
     const rootfs = join(dir, 'rootfs');
     await makeBusyboxRootfs(rootfs);
     for (const [file, text] of [['hosts', '127.0.0.1\tlocalhost\n'], ['hostname', 'same\n'], ['resolv.conf', 'nameserver 127.0.0.1\n']]) await writeFile(join(dir, file), text);
-    const caps = capNames(DOCKER_DEFAULT_CAPS);
+    const caps = capabilityNames(DOCKER_DEFAULT_CAPS);
     const bind = (source: string, destination: string, ro = false) => ({ destination, type: 'bind', source, options: ['rbind', ro ? 'ro' : 'rw', 'rprivate'] });
     // What Docker's daemon puts in a container's config.json for these options.
     const config = {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   AUDIT_ARCH_X86_64,
+  BPF,
   BPF_MAXINSNS,
   compileSeccomp,
   DEFAULT_SECCOMP_PROFILE,
@@ -13,6 +14,7 @@ import {
   type SeccompOp,
   type SeccompProfile,
 } from '../../runtime-agent/src/runtime/seccomp';
+import { capabilityNames, DOCKER_DEFAULT_CAPS } from '../../runtime-agent/src/runtime/spec';
 import { X86_64_SYSCALLS } from '../../runtime-agent/src/runtime/syscalls';
 
 // The seccomp compiler, without a kernel: a classic BPF interpreter (the instructions seccomp
@@ -30,10 +32,7 @@ const ALLOW = 0x7fff0000;
 const errno = (e: number) => (0x00050000 | e) >>> 0;
 
 /** Docker's default capabilities. */
-const DOCKER_CAPS = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID',
-  'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
-];
+const DOCKER_CAPS = capabilityNames(DOCKER_DEFAULT_CAPS);
 
 // ---------------------------------------------------------------------------------------------
 // A classic BPF interpreter for seccomp programs
@@ -45,14 +44,7 @@ interface Insn {
   k: number;
 }
 
-const LD_W_ABS = 0x20;
-const ALU_AND_K = 0x54;
-const JA = 0x05;
-const JEQ = 0x15;
-const JGT = 0x25;
-const JGE = 0x35;
-const JSET = 0x45;
-const RET_K = 0x06;
+const { LD_W_ABS, ALU_AND_K, JA, JEQ, JGT, JGE, JSET, RET_K } = BPF;
 
 /** Decodes and checks a program as the kernel would before accepting it. */
 function load(program: Buffer): Insn[] {

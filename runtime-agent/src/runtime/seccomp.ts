@@ -570,15 +570,9 @@ function resolve(profile: SeccompProfile, options: SeccompCompileOptions, defaul
   return byNr;
 }
 
-// Classic BPF, the instructions seccomp accepts.
-const LD_W_ABS = 0x20;
-const ALU_AND_K = 0x54;
-const JA = 0x05;
-const JEQ = 0x15;
-const JGT = 0x25;
-const JGE = 0x35;
-const JSET = 0x45;
-const RET_K = 0x06;
+/** Classic BPF, the instructions seccomp accepts (and these programs use). */
+export const BPF = { LD_W_ABS: 0x20, ALU_AND_K: 0x54, JA: 0x05, JEQ: 0x15, JGT: 0x25, JGE: 0x35, JSET: 0x45, RET_K: 0x06 } as const;
+const { LD_W_ABS, ALU_AND_K, JA, JEQ, JGT, JGE, JSET, RET_K } = BPF;
 
 /** A jump target inside a rule: 'fail' is the next rule. */
 type Target = number | 'fail';

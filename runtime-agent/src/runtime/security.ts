@@ -5,7 +5,7 @@
 import { badRequest } from '../api/errors';
 import type { HostConfig } from './containers';
 import { compileSeccomp, seccompProfileOf, seccompSupported, type SeccompProfile } from './seccomp';
-import { CAP, containerCapabilities, RLIMIT_NAMES, type Rlimit } from './spec';
+import { capabilityNames, containerCapabilities, RLIMIT_NAMES, type Rlimit } from './spec';
 
 export interface Security {
   capAdd: string[];
@@ -61,9 +61,16 @@ function limitValue(value: unknown): bigint | undefined {
   return value === -1 ? (1n << 64n) - 1n : BigInt(value);
 }
 
+/** Compiled filters by profile and capabilities: every start and exec (health checks too) needs one. */
+const compiled = new WeakMap<SeccompProfile, Map<bigint, Buffer>>();
+
 /** The filter for a process with these capabilities (a profile's rules can depend on them). */
 export function seccompFilter(security: Security, capabilities: bigint): Buffer | undefined {
-  if (!security.seccomp) return undefined;
-  const names = new Set(Object.entries(CAP).filter(([, bit]) => (capabilities >> BigInt(bit)) & 1n).map(([name]) => name));
-  return compileSeccomp(security.seccomp, { capabilities: names });
+  const profile = security.seccomp;
+  if (!profile) return undefined;
+  let byCaps = compiled.get(profile);
+  if (!byCaps) compiled.set(profile, (byCaps = new Map()));
+  let filter = byCaps.get(capabilities);
+  if (!filter) byCaps.set(capabilities, (filter = compileSeccomp(profile, { capabilities: new Set(capabilityNames(capabilities)) })));
+  return filter;
 }

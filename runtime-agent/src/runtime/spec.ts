@@ -230,6 +230,11 @@ export function capabilityMask(names: Iterable<string>): bigint {
   return mask;
 }
 
+/** The names (`CAP_CHOWN`…) of the capabilities in a mask. */
+export function capabilityNames(mask: bigint): string[] {
+  return Object.entries(CAP).filter(([, bit]) => (mask >> BigInt(bit)) & 1n).map(([name]) => name);
+}
+
 /**
  * Every capability a container can have (`--privileged`, `--cap-add ALL`): those of the engine's
  * own bounding set, which holds what the kernel knows and this machine allows.
