@@ -170,10 +170,11 @@ test('a symlink raced onto a mount target inside a shared volume never puts the 
       const r = await t.engine.docker(['run', '--rm', '-v', 'raced:/m', '--tmpfs', '/m/d', t.busybox, 'sh', '-c', 'grep " tmpfs " /proc/self/mountinfo | cut -d" " -f5']);
       if (r.code !== 0) continue; // the target was a symlink at that moment: refused, as runc refuses it
       // Besides /dev's and the masks: the one asked for, in the volume (at /m/x if the directory
-      // was renamed after the mount).
-      const points = r.stdout.trim().split('\n').filter((p) => !/^\/(dev|proc|sys)\//.test(p) && p !== '/dev');
-      assert.equal(points.length, 1, `one tmpfs of the volume's: ${points}`);
-      assert.match(points[0], /^\/m\/[dx]$/);
+      // was renamed after the mount) — or none, when the engine made a missing /m/d and the
+      // swapper then renamed its directory over it, which detaches what was mounted there.
+      const points = r.stdout.trim().split('\n').filter((p) => p && !/^\/(dev|proc|sys)\//.test(p) && p !== '/dev');
+      assert.ok(points.length <= 1, `at most one tmpfs of the volume's: ${points}`);
+      for (const point of points) assert.match(point, /^\/m\/[dx]$/);
     }
   } finally {
     await docker('rm', '-f', 'swapper');
