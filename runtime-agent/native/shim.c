@@ -33,6 +33,8 @@
  *   writing cgroup-procs; where the kernel cannot, cgroup-procs are written as usual)
  *   tty RESIZE-FIFO ROWS COLS (a terminal of that size, 0 0 for the kernel's: see below)
  *   log PATH   stdin PATH   pid-file PATH   exit-file PATH
+ *   stdin-open (no field: the container's stdin stays open when a writer of the FIFO goes, for
+ *   the next one, as Docker's StdinOnce=false; without it, the first writer's end is its EOF)
  *   enter PID (exec: the process joins the namespaces of that running process (a container's
  *   init) instead of making its own: no namespace, root, mount or hostname key goes with it)
  *
@@ -167,6 +169,7 @@ struct spec {
 	char *tty;                   /* a terminal, sized through this FIFO */
 	unsigned short tty_rows, tty_cols;
 	char *log, *stdin_path, *pid_file, *exit_file;
+	int stdin_open;              /* writers of the FIFO come and go; the container never reads EOF */
 	char *enter;                 /* /proc/PID of the process whose namespaces an exec joins */
 };
 
@@ -521,6 +524,9 @@ static void parse_spec(const char *path, struct spec *s)
 		} else if (!strcmp(key, "stdin")) {
 			NEED(1);
 			set_once(&s->stdin_path, f[1], key);
+		} else if (!strcmp(key, "stdin-open")) {
+			NEED(0);
+			s->stdin_open = 1;
 		} else if (!strcmp(key, "pid-file")) {
 			NEED(1);
 			set_once(&s->pid_file, f[1], key);
@@ -1238,6 +1244,7 @@ static const char *join_cgroups(const struct strv *files, pid_t pid)
 struct stream {
 	int fd;
 	const char *name;
+	int prompt;  /* a terminal: what it says without a newline (a prompt) is logged at once */
 	char buf[LINE_MAX_BYTES];
 	size_t len;
 	int in_partial;
@@ -1400,6 +1407,8 @@ static int stream_read(struct stream *st)
 	}
 	st->len += (size_t)n;
 	stream_lines(st);
+	if (st->prompt && st->len)
+		stream_partial(st);
 	return 1;
 }
 
@@ -1783,6 +1792,9 @@ int main(int argc, char **argv)
 			errno = EEXIST;
 			start_failed_errno("stdin %s exists and is not a FIFO", spec.stdin_path);
 		}
+		/* A writer of its own (never written, never closed): the FIFO never reads as EOF. */
+		if (spec.stdin_open && open(spec.stdin_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC) < 0)
+			start_failed_errno("open %s for writing", spec.stdin_path);
 		set_nonblocking(in_w);
 	} else {
 		/* The container reads /dev/null. */
@@ -1845,6 +1857,7 @@ int main(int argc, char **argv)
 		close(pipes.out);
 		close(pipes.err);
 		streams[0].fd = master;
+		streams[0].prompt = 1;
 		streams[1].fd = -1;
 		set_nonblocking(master);
 		if (in_w >= 0) {

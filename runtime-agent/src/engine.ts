@@ -80,6 +80,8 @@ export class Engine {
     const root = full.dataRoot;
     await mkdir(root, { recursive: true, mode: 0o710 });
     const content = new ContentStore(join(root, 'content'));
+    // Downloads a killed engine left half done; a pull starts them again.
+    await content.pruneIngest();
     const images = new ImageStore(join(root, 'images'));
     const snapshots = new Snapshots(join(root, 'snapshots'), content);
     const cgroups = await detectCgroups();

@@ -18,8 +18,11 @@ export interface TestEngine {
   tug(args: string[], options?: { input?: string; timeoutMs?: number }): Promise<CommandResult>;
   /** What the daemon wrote to stderr. */
   readonly log: () => string;
-  /** Removes its containers, stops it and deletes its files; `keep`: stops the daemon alone. */
-  stop(options?: { keep?: boolean }): Promise<void>;
+  /**
+   * Removes its containers, stops it and deletes its files; `keep`: stops the daemon alone, with
+   * `signal` (SIGTERM unless told).
+   */
+  stop(options?: { keep?: boolean; signal?: NodeJS.Signals }): Promise<void>;
 }
 
 export interface CommandResult {
@@ -34,7 +37,8 @@ export function run(command: string, args: string[], options: { input?: string; 
     const child = execFile(
       command,
       args,
-      { env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 },
+      // SIGKILL at the timeout: the docker CLI passes SIGTERM on to the container and waits on.
+      { env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 60_000, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });
@@ -81,10 +85,10 @@ export async function startEngine(options: { insecureRegistries?: string[]; args
     log: () => log,
     docker: (dockerArgs, o = {}) => run('docker', dockerArgs, { ...o, env: { DOCKER_HOST: host, DOCKER_CONFIG: dockerConfig, DOCKER_BUILDKIT: '0', ...o.env } }),
     tug: (tugArgs, o = {}) => run('node', ['dist/tug.js', '--host', host, ...tugArgs], o),
-    async stop({ keep = false } = {}) {
+    async stop({ keep = false, signal = 'SIGTERM' } = {}) {
       const exited = new Promise((r) => (daemon.exitCode !== null || daemon.signalCode !== null ? r(null) : daemon.once('exit', r)));
       if (keep) {
-        daemon.kill('SIGTERM');
+        daemon.kill(signal);
         await exited;
         return;
       }

@@ -303,9 +303,14 @@ export class Containers {
         const status = await readExit(join(entry.dir, 'exit'));
         if (status) await this.exited(entry, status);
         else if (record.ShimPid && alive(record.ShimPid)) {
+          entry.stopped = new Promise((resolve) => (entry.markStopped = resolve));
           this.watch(entry, record.ShimPid);
           await this.reconnect(entry);
         } else await this.exited(entry, { exitCode: 255, signal: null, finishedAt: new Date(), error: 'the monitor is gone' });
+      } else {
+        // An engine killed amid a start leaves what it began: a cgroup, maybe a process in it
+        // whose run was never recorded. It goes, so the container is as recorded and can start.
+        await this.options.cgroups.open(record.Id).destroy().catch((error: Error) => console.error(`container ${record.Id}: ${error.message}`));
       }
     }
     // Namespaces and veths of containers that ended while no engine ran.
@@ -855,7 +860,11 @@ export class Containers {
       spec.args = ['/sbin/docker-init', '--', ...spec.args];
     }
     spec.log = record.LogPath;
-    if (config.OpenStdin) spec.stdin = join(dir, 'stdin');
+    if (config.OpenStdin) {
+      spec.stdin = join(dir, 'stdin');
+      // `run -d -i`, `create -i`: each attach writes a while; `run -i` attached: its end is the EOF.
+      spec.stdinOpen = !config.StdinOnce;
+    }
     if (config.Tty) spec.tty = { resize: join(dir, 'resize'), ...consoleSize(host.ConsoleSize) };
     spec.pidFile = join(dir, 'pid');
     spec.exitFile = join(dir, 'exit');

@@ -121,6 +121,8 @@ export interface ContainerSpec {
   log: string;
   /** A FIFO the monitor creates; the container's stdin reads it (EOF once its writer has gone). */
   stdin?: string;
+  /** The stdin stays open as writers come and go (Docker's StdinOnce=false): no EOF. */
+  stdinOpen?: boolean;
   /**
    * A pseudo-terminal for stdin, stdout and stderr, opened in the container's /dev/pts, of the
    * size given (if any); later sizes come as "ROWS COLS" lines written to the FIFO `resize`
@@ -449,6 +451,7 @@ export function serializeSpec(spec: ContainerSpec): string {
   if (spec.cgroupInto !== undefined) add('cgroup-into', hostPath(spec.cgroupInto, 'cgroup-into directory'));
   add('log', hostPath(spec.log, 'log'));
   if (spec.stdin !== undefined) add('stdin', hostPath(spec.stdin, 'stdin'));
+  if (spec.stdinOpen) add('stdin-open');
   if (spec.tty) {
     add('tty', hostPath(spec.tty.resize, 'tty resize FIFO'), integer(spec.tty.rows ?? 0, 0xffff, 'tty rows'), integer(spec.tty.cols ?? 0, 0xffff, 'tty columns'));
   }
