@@ -206,3 +206,32 @@ test('an engine that starts again starts its restart=always containers, and leav
     await engine.stop().catch(() => {});
   }
 });
+
+test('--stop-signal and --stop-timeout are what docker stop uses; docker restart runs the command again', async () => {
+  await docker('run', '-d', '--name', 'polite', '--stop-signal', 'SIGUSR1', t.busybox, 'sh', '-c', 'trap "echo got USR1; exit 7" USR1; while true; do sleep 0.1; done');
+  await until('the trap set', async () => (await docker('top', 'polite')).includes('sleep'));
+  await docker('stop', 'polite');
+  assert.equal((await state('polite')).ExitCode, 7);
+  assert.equal((await docker('logs', 'polite')).trim(), 'got USR1');
+  // PID 1 ignores SIGTERM it has no handler for: killed once its own timeout (1 s, not 10) has passed.
+  await docker('run', '-d', '--name', 'stubborn', '--stop-timeout', '1', t.busybox, 'sleep', '300');
+  assert.equal((await docker('inspect', '--format', '{{.Config.StopTimeout}}', 'stubborn')).trim(), '1');
+  const began = Date.now();
+  await docker('stop', 'stubborn');
+  assert.ok(Date.now() - began < 8_000, 'stopped after the container\'s timeout, not the default 10 s');
+  assert.equal((await state('stubborn')).ExitCode, 137);
+
+  await docker('run', '-d', '--name', 'again', t.busybox, 'sh', '-c', 'echo started; sleep 300');
+  await until('started once', async () => (await docker('logs', 'again')).includes('started'));
+  const first = JSON.parse(await docker('inspect', '--format', '{{json .State}}', 'again')) as { Pid: number; StartedAt: string };
+  await docker('restart', '-t', '0', 'again');
+  const second = JSON.parse(await docker('inspect', '--format', '{{json .State}}', 'again')) as { Pid: number; StartedAt: string; Running: boolean };
+  assert.equal(second.Running, true);
+  assert.notEqual(second.Pid, first.Pid);
+  assert.ok(Date.parse(second.StartedAt) > Date.parse(first.StartedAt));
+  await until('started twice', async () => (await docker('logs', 'again')) === 'started\nstarted\n');
+  // A stopped container is started by restart too.
+  await docker('restart', 'polite');
+  assert.equal((await state('polite')).Running, true);
+  await docker('rm', '-f', 'polite', 'stubborn', 'again');
+});
