@@ -383,7 +383,8 @@ test('v2 (a cgroup2-shaped directory): a limit whose controller is not delegated
 });
 
 /** A cgroup2 mount where the cgroup this process is in delegates memory, cpu and pids, if any. */
-async function realCgroup2(): Promise<{ root: string } | { skip: string }> {
+/** This machine's cgroup2 mount, and the controllers delegated to this process' cgroup in it. */
+async function cgroup2Mount(): Promise<{ root: string; ownDir: string; delegated: string[] } | { skip: string }> {
   const own = /^0::(.*)$/m.exec(await readFile('/proc/self/cgroup', 'utf8'))?.[1];
   for (const line of (await readFile('/proc/self/mountinfo', 'utf8')).split('\n')) {
     const fields = line.split(' ');
@@ -391,12 +392,44 @@ async function realCgroup2(): Promise<{ root: string } | { skip: string }> {
     if (dash < 0 || fields[dash + 1] !== 'cgroup2' || own === undefined) continue;
     const mountPoint = fields[4];
     const ownDir = join(mountPoint, fields[3] === '/' ? own : own.slice(fields[3].length));
-    const delegated = (await readFile(join(ownDir, 'cgroup.subtree_control'), 'utf8').catch(() => '')).split(/\s+/);
-    if (['memory', 'cpu', 'pids'].every((c) => delegated.includes(c))) return { root: mountPoint };
-    return { skip: `the cgroup2 mount at ${mountPoint} does not delegate memory, cpu and pids to ${ownDir} (cgroup.subtree_control: "${delegated.join(' ').trim()}"); v2 was checked against a cgroup2-shaped directory only` };
+    const delegated = (await readFile(join(ownDir, 'cgroup.subtree_control'), 'utf8').catch(() => '')).split(/\s+/).filter(Boolean);
+    return { root: mountPoint, ownDir, delegated };
   }
   return { skip: 'no cgroup2 mount on this machine; v2 was checked against a cgroup2-shaped directory only' };
 }
+
+async function realCgroup2(): Promise<{ root: string } | { skip: string }> {
+  const found = await cgroup2Mount();
+  if ('skip' in found || ['memory', 'cpu', 'pids'].every((c) => found.delegated.includes(c))) return found;
+  return { skip: `the cgroup2 mount at ${found.root} does not delegate memory, cpu and pids to ${found.ownDir} (cgroup.subtree_control: "${found.delegated.join(' ')}"); v2 was checked against a cgroup2-shaped directory only` };
+}
+
+/** The CPU time a process has used, in clock ticks. */
+async function cpuTicks(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+test('v2 for real: a cgroup without controllers still freezes and thaws (pause and unpause on cgroup v2), and is killed whole', { timeout: 30_000 }, async (t) => {
+  const found = await cgroup2Mount();
+  if ('skip' in found) return t.skip(found.skip);
+  const m = await manager({ root: found.root, parent: PARENT });
+  assert.equal(m.version, 2);
+  const cg = await create(m, 'frozen', {});
+  if (!existsSync(join(dirname(cg.procsFiles[0]), 'cgroup.freeze'))) return t.skip('this kernel has no cgroup.freeze (Linux 5.2 or later)');
+  const child = gated('while :; do :; done');
+  await enterAndGo(cg, child);
+  const pause = () => new Promise((r) => setTimeout(r, 300));
+  await cg.freeze(true);
+  const frozenAt = await cpuTicks(child.pid);
+  await pause();
+  assert.equal(await cpuTicks(child.pid), frozenAt, 'a frozen process ran');
+  await cg.freeze(false);
+  await pause();
+  assert.ok((await cpuTicks(child.pid)) > frozenAt, 'a thawed process does not run');
+  await cg.destroy();
+  assert.deepEqual(await exited(child), { code: null, signal: 'SIGKILL' });
+});
 
 test('v2 for real, where the machine has cgroup2 controllers', { timeout: 30_000 }, async (t) => {
   const found = await realCgroup2();
