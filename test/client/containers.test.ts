@@ -7,6 +7,7 @@ import { after, test } from 'node:test';
 import { ContainersModel } from '../../client/src/containers';
 import { startEngine } from '../helpers/engine';
 import { busyboxEngine } from '../helpers/busybox-engine';
+import { until } from '../helpers/wait';
 
 const t = busyboxEngine({ pull: true });
 let model: ContainersModel;
@@ -15,11 +16,6 @@ const changes: (string | null)[] = [];
 after(async () => {
   await model?.stop();
 });
-
-async function until(what: string, check: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
-  assert.ok(check(), `waited for ${what}`);
-}
 
 test('a container\'s life shows in the model as it happens, each event naming only its container', async () => {
   const existing = (await t.engine.docker(['create', '--name', 'before', t.busybox, 'true'])).stdout.trim();

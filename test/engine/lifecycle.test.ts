@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { busyboxEngine } from '../helpers/busybox-engine';
 import { startEngine } from '../helpers/engine';
+import { until } from '../helpers/wait';
 
 const t = busyboxEngine({ pull: true });
 
@@ -21,16 +22,6 @@ async function docker(...args: string[]): Promise<string> {
 }
 
 const state = async (name: string) => JSON.parse(await docker('inspect', '--format', '{{json .State}}', name)) as { Status: string; Running: boolean; Paused: boolean; Restarting: boolean; ExitCode: number };
-
-async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 test('pause freezes every process (no output while paused, exec refused), unpause lets them run on', async () => {
   await docker('run', '-d', '--name', 'ticker', t.busybox, 'sh', '-c', 'while true; do date +%s%N; sleep 0.05; done');

@@ -12,6 +12,7 @@ import { busyboxLayer, pushImage, tarOf } from '../helpers/images';
 import { startProxy } from '../helpers/proxy';
 import { startRegistry, type TestRegistry } from '../helpers/registry';
 import { terminal } from '../helpers/terminal';
+import { until } from '../helpers/wait';
 
 let registry: TestRegistry;
 let busybox: string;
@@ -31,16 +32,6 @@ async function ok(engine: TestEngine, ...args: string[]): Promise<string> {
   const r = await engine.docker(args);
   assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
   return r.stdout.trim();
-}
-
-async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** What a container leaves on the host while it runs: cgroups, a network namespace, forwarding rules. */

@@ -10,6 +10,7 @@ import { readFile, readlink } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { promisify } from 'node:util';
 import { top } from '../../runtime-agent/src/runtime/top';
+import { until } from '../helpers/wait';
 
 const SCRIPT = 'sleep 30 & sleep 30 & wait';
 let shell: ChildProcess & { pid: number };
@@ -26,14 +27,6 @@ async function childrenOf(pid: number): Promise<number[]> {
 }
 
 const comm = (pid: number) => readFile(`/proc/${pid}/comm`, 'utf8').then((s) => s.trim(), () => '');
-
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 before(async () => {
   // A second either side: ps works the start time out from the boot time, which /proc/stat
