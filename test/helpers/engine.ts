@@ -71,7 +71,11 @@ export async function startEngine(options: { insecureRegistries?: string[]; args
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (/tugd is listening/.test(log)) break;
-    if (daemon.exitCode !== null || Date.now() > deadline) throw new Error(`tugd did not start: ${log}`);
+    if (daemon.exitCode !== null || Date.now() > deadline) {
+      daemon.kill('SIGKILL');
+      if (!options.dir) await rm(dir, { recursive: true, force: true });
+      throw new Error(`tugd did not start: ${log}`);
+    }
     await new Promise((r) => setTimeout(r, 25));
   }
   const host = `unix://${socket}`;
