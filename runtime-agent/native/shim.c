@@ -27,6 +27,9 @@
  *   seccomp HEX (a classic BPF program, struct sock_filter[] in this machine's byte order, made
  *   by seccomp.ts; installed with the other calls done, just before execve; without
  *   no-new-privileges it goes in before the ids change, while CAP_SYS_ADMIN allows it, as runc does)
+ *   device-filter DIR HEX (cgroup v2: an eBPF BPF_PROG_TYPE_CGROUP_DEVICE program, struct
+ *   bpf_insn[] in this machine's byte order, made by devices.ts; attached to the cgroup DIR before
+ *   the container runs, it decides which device nodes its processes may open or make)
  *   user UID GID   group* GID   cwd PATH   env* NAME=VALUE   arg* ARG   cgroup-procs* FILE
  *   staged (no field: the cgroups of cgroup-procs hold the standby's waiting process already)
  *   cgroup-into DIR (cgroup v2: clone the process straight into it, CLONE_INTO_CGROUP, instead of
@@ -79,6 +82,7 @@
 #include <linux/filter.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
+#include <linux/bpf.h>
 #include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
@@ -158,6 +162,9 @@ struct spec {
 	struct rlimit_entry *rlimits;
 	size_t nrlimits, rlimits_cap;
 	struct sock_fprog seccomp;   /* len 0: none */
+	char *device_cgroup;         /* where device_prog goes (cgroup v2) */
+	struct bpf_insn *device_prog;
+	size_t device_len;           /* 0: none */
 	uid_t uid;
 	gid_t gid;
 	gid_t *groups;
@@ -299,24 +306,24 @@ static int rlimit_resource(const char *name)
 	return -1;
 }
 
-/* A seccomp program from its hex digits: whole instructions, at most BPF_MAXINSNS of them. */
-static void seccomp_program(const char *hex, struct sock_fprog *prog)
+/* A program from its hex digits: whole instructions of `unit` bytes, 1 to `max` of them. */
+static void *program_bytes(const char *key, const char *hex, size_t unit, size_t max, size_t *count)
 {
 	size_t len = strlen(hex);
 	size_t size = len / 2;
-	if (len % 2 || size == 0 || size % sizeof(struct sock_filter) || size / sizeof(struct sock_filter) > BPF_MAXINSNS)
-		spec_error("seccomp: not a whole program of 1 to %d instructions", BPF_MAXINSNS);
+	if (len % 2 || size == 0 || size % unit || size / unit > max)
+		spec_error("%s: not a whole program of 1 to %zu instructions", key, max);
 	unsigned char *bytes = malloc(size);
 	if (!bytes)
 		out_of_memory();
 	for (size_t i = 0; i < size; i++) {
 		int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
-			spec_error("seccomp: not hex digits");
+			spec_error("%s: not hex digits", key);
 		bytes[i] = (unsigned char)(hi * 16 + lo);
 	}
-	prog->len = (unsigned short)(size / sizeof(struct sock_filter));
-	prog->filter = (struct sock_filter *)bytes;
+	*count = size / unit;
+	return bytes;
 }
 
 /* The clone flag of a namespace the process is cloned into (the cgroup one is unshared later); 0
@@ -486,7 +493,15 @@ static void parse_spec(const char *path, struct spec *s)
 			NEED(1);
 			if (s->seccomp.len)
 				spec_error("\"seccomp\" given twice");
-			seccomp_program(f[1], &s->seccomp);
+			size_t n;
+			s->seccomp.filter = program_bytes(key, f[1], sizeof(struct sock_filter), BPF_MAXINSNS, &n);
+			s->seccomp.len = (unsigned short)n;
+		} else if (!strcmp(key, "device-filter")) {
+			NEED(2);
+			if (s->device_len)
+				spec_error("\"device-filter\" given twice");
+			s->device_cgroup = f[1];
+			s->device_prog = program_bytes(key, f[2], sizeof(struct bpf_insn), 4096, &s->device_len);
 		} else if (!strcmp(key, "user")) {
 			NEED(2);
 			s->uid = (uid_t)number(f[1], 10, 0xfffffffeu);
@@ -1466,6 +1481,49 @@ static void start_failed_errno(const char *fmt, ...)
 	start_failed(message, 127, 0);
 }
 
+/* cgroup v2 has no devices.allow: the container's device rules are an eBPF program attached to
+ * its cgroup (as runc attaches one), in place before the container runs anything. */
+static void attach_device_filter(const struct spec *s)
+{
+	if (!s->device_len)
+		return;
+	union bpf_attr a;
+	memset(&a, 0, sizeof a);
+	a.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+	a.insns = (uint64_t)(uintptr_t)s->device_prog;
+	a.insn_cnt = (uint32_t)s->device_len;
+	a.license = (uint64_t)(uintptr_t)"Apache";
+	int prog = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof a);
+	if (prog < 0) {
+		/* Again with the verifier's log, to say why. */
+		int err = errno;
+		static char log[8192];
+		a.log_buf = (uint64_t)(uintptr_t)log;
+		a.log_size = sizeof log;
+		a.log_level = 1;
+		if (syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof a) >= 0 || !log[0])
+			snprintf(log, sizeof log, "%s", strerror(err));
+		for (char *c = log; *c; c++)
+			if (*c == '\n')
+				*c = ' ';
+		char message[sizeof log + 64];
+		snprintf(message, sizeof message, "load the device filter: %s", log);
+		start_failed(message, 127, 0);
+	}
+	int cgroup = open(s->device_cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgroup < 0)
+		start_failed_errno("open the cgroup %s", s->device_cgroup);
+	memset(&a, 0, sizeof a);
+	a.target_fd = (uint32_t)cgroup;
+	a.attach_bpf_fd = (uint32_t)prog;
+	a.attach_type = BPF_CGROUP_DEVICE;
+	a.attach_flags = BPF_F_ALLOW_MULTI;
+	if (syscall(SYS_bpf, BPF_PROG_ATTACH, &a, sizeof a) < 0)
+		start_failed_errno("attach the device filter to %s", s->device_cgroup);
+	close(cgroup);
+	close(prog);
+}
+
 static int exit_code(int status, int *sig)
 {
 	*sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
@@ -1808,6 +1866,7 @@ int main(int argc, char **argv)
 		if (failed)
 			start_failed(failed, 127, 0);
 	}
+	attach_device_filter(&spec);
 	/* Go: a staged process is told where its spec is, since it was cloned before there was one. */
 	const char *go = staged ? spec_file : "go";
 	if (write_all(pipes.sync, go, strlen(go)) < 0)

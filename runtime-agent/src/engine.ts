@@ -21,6 +21,11 @@ export interface EngineOptions {
   insecureRegistries?: string[];
   /** overlay2 where the kernel has overlayfs, else vfs (a copy of the image per container). */
   storageDriver?: StorageDriver;
+  /**
+   * The cgroup filesystem containers go in: /sys/fs/cgroup (v2, or v1's hierarchies below it),
+   * or a hybrid host's cgroup2 mount (/sys/fs/cgroup/unified) to use v2 there.
+   */
+  cgroupMount?: string;
 }
 
 /** overlay2 when the kernel offers overlayfs. */
@@ -76,7 +81,7 @@ export class Engine {
   }
 
   static async open(options: EngineOptions): Promise<Engine> {
-    const full = { insecureRegistries: [], ...options, storageDriver: options.storageDriver ?? (await defaultStorageDriver()) };
+    const full = { insecureRegistries: [], ...options, cgroupMount: options.cgroupMount ?? '/sys/fs/cgroup', storageDriver: options.storageDriver ?? (await defaultStorageDriver()) };
     const root = full.dataRoot;
     await mkdir(root, { recursive: true, mode: 0o710 });
     const content = new ContentStore(join(root, 'content'));
@@ -84,7 +89,7 @@ export class Engine {
     await content.pruneIngest();
     const images = new ImageStore(join(root, 'images'));
     const snapshots = new Snapshots(join(root, 'snapshots'), content);
-    const cgroups = await detectCgroups();
+    const cgroups = await detectCgroups({ root: full.cgroupMount });
     const events = new Events();
     const monitors = new Monitors(cgroups);
     const networks = await Networks.open(root);

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { busyboxEngine } from '../helpers/busybox-engine';
+import { startEngine, type TestEngine } from '../helpers/engine';
 import { probeDir } from '../helpers/probe';
 
 const t = busyboxEngine({ pull: true });
@@ -86,16 +87,36 @@ test('an exec gets the container\'s filter and rlimits; --ulimit sets soft and h
   assert.match(bad.stderr, /soft limit must be less than or equal to hard limit/);
 });
 
-test('devices: a node made with mknod cannot be opened; --device lets the container use that one', async () => {
-  // mknod is allowed (CAP_MKNOD), opening is what the device cgroup decides.
-  const made = await docker('run', '--rm', ...probe, t.busybox, 'sh', '-c', 'mknod /loop b 7 0 && /probe/probe read /loop');
-  assert.equal(made.trim(), 'EPERM');
-  // An unattached loop device reads as empty once opening it is allowed.
-  assert.equal((await docker('run', '--rm', ...probe, '--device', '/dev/loop0:/dev/xloop:r', t.busybox, '/probe/probe', 'read', '/dev/xloop')).trim(), '0');
-  assert.equal((await docker('run', '--rm', ...probe, '--privileged', t.busybox, 'sh', '-c', 'mknod /loop b 7 0 && /probe/probe read /loop')).trim(), '0');
-  const missing = await t.engine.docker(['run', '--rm', '--device', '/dev/not-there', t.busybox, 'true']);
-  assert.notEqual(missing.code, 0);
-  assert.match(missing.stderr, /error gathering device information while adding custom device "\/dev\/not-there": no such file or directory/);
+test('devices: a node made with mknod cannot be opened; --device lets the container use that one — on cgroup v1 by the devices controller, on v2 by an eBPF program', async () => {
+  const checks = async (engine: TestEngine) => {
+    const on = async (...args: string[]) => {
+      const r = await engine.docker(args);
+      assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout.trim();
+    };
+    // mknod is allowed (CAP_MKNOD), opening is what the device rules decide.
+    assert.equal(await on('run', '--rm', ...probe, t.busybox, 'sh', '-c', 'mknod /loop b 7 0 && /probe/probe read /loop'), 'EPERM');
+    assert.equal(await on('run', '--rm', ...probe, t.busybox, '/probe/probe', 'read', '/dev/null'), '0');
+    // An unattached loop device reads as empty once opening it is allowed.
+    assert.equal(await on('run', '--rm', ...probe, '--device', '/dev/loop0:/dev/xloop:r', t.busybox, '/probe/probe', 'read', '/dev/xloop'), '0');
+    assert.equal(await on('run', '--rm', ...probe, '--privileged', t.busybox, 'sh', '-c', 'mknod /loop b 7 0 && /probe/probe read /loop'), '0');
+    const missing = await engine.docker(['run', '--rm', '--device', '/dev/not-there', t.busybox, 'true']);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /error gathering device information while adding custom device "\/dev\/not-there": no such file or directory/);
+  };
+  await checks(t.engine);
+  // A hybrid host (v1 controllers, cgroup2 beside them): an engine on its cgroup2 mount runs
+  // containers on v2. (A pure v2 host's engine above was on v2 already.)
+  const unified = '/sys/fs/cgroup/unified';
+  if (!existsSync(join(unified, 'cgroup.controllers'))) return;
+  const v2 = await startEngine({ args: ['--cgroup-mount', unified] });
+  try {
+    assert.equal((await v2.docker(['info', '--format', '{{.CgroupVersion}}'])).stdout.trim(), '2');
+    assert.equal((await v2.docker(['pull', t.busybox])).code, 0);
+    await checks(v2);
+  } finally {
+    await v2.stop();
+  }
 });
 
 test('--init: PID 1 reaps orphans and passes signals on, so docker stop ends the command at once', async () => {

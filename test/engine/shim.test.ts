@@ -11,6 +11,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { readExit, SHIM_PATH, startShim, watchExit, type ExitStatus, type ShimProcess } from '../../runtime-agent/src/runtime/shim';
 import { CAP, capabilityMask, defaultSpec, DOCKER_DEFAULT_CAPS, DOCKER_MASKED_PATHS, DOCKER_READONLY_PATHS, MS, serializeSpec, writeSpec, type ContainerSpec } from '../../runtime-agent/src/runtime/spec';
+import { deviceProgram } from '../../runtime-agent/src/runtime/devices';
 import { makeBusyboxRootfs } from '../helpers/rootfs';
 
 const run = promisify(execFile);
@@ -639,6 +640,40 @@ describe('the native helper', { skip: isRoot ? false : 'needs root (namespaces, 
     assert.equal((await shim.exited).exitCode, 0);
     const lines = (await logEntries({ spec })).map((e) => e.log);
     assert.ok(lines.includes(`0::${path}\n`), lines.join(''));
+  });
+
+  test('cgroup v2: the device filter decides which nodes may be opened and made, by type, numbers and access', async (t) => {
+    const v2 = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((dir) => existsSync(join(dir, 'cgroup.controllers')));
+    if (!v2) return t.skip('no cgroup2 hierarchy is mounted');
+    const own = (await readFile('/proc/self/cgroup', 'utf8')).split('\n').find((l) => l.startsWith('0::'))?.slice(3) ?? '/';
+    const script = [
+      'head -c 4 /dev/full > /tmp/f; echo full=$?',
+      'head -c 4 /dev/zero | wc -c; echo zero-read=$?',
+      'echo x > /dev/zero; echo zero-write=$?',
+      'echo x > /dev/urandom; echo urandom-write=$?',
+      'mknod /tmp/c c 1 3; echo mknod-c=$?',
+      'mknod /tmp/b b 7 0; echo mknod-b=$?',
+    ].join('; ');
+    const results: Record<string, string>[] = [];
+    for (const rules of [null, ['c *:* m', 'c 1:3 rw', 'c 1:5 r', 'c 1:9 rw']]) {
+      const dir = join(v2, `${own === '/' ? '' : own}/tug-test-devices-${process.pid}-${results.length}`);
+      await mkdir(dir);
+      cleanups.push(() => removeCgroup(dir));
+      const { status, stdout, stderr } = await exec(['sh', '-c', script], (spec) => {
+        spec.cgroupInto = dir;
+        spec.cgroupProcs = [join(dir, 'cgroup.procs')];
+        spec.mounts.push({ source: 'tmpfs', target: '/tmp', type: 'tmpfs', flags: 0 });
+        if (rules) spec.deviceFilter = { cgroup: dir, program: deviceProgram(rules)! };
+      });
+      assert.equal(status.exitCode, 0, stderr);
+      results.push(Object.fromEntries(stdout.trim().split('\n').filter((l) => l.includes('=')).map((l) => l.split('='))));
+      if (rules) assert.match(stderr, /\/dev\/full: Operation not permitted/);
+    }
+    // Without a filter every one of these works; with it, only what a rule covers.
+    assert.deepEqual(results[0], { full: '0', 'zero-read': '0', 'zero-write': '0', 'urandom-write': '0', 'mknod-c': '0', 'mknod-b': '0' });
+    assert.deepEqual(results[1], { full: '1', 'zero-read': '0', 'zero-write': '1', 'urandom-write': '0', 'mknod-c': '0', 'mknod-b': '1' });
+    // `a` allows everything: no program at all.
+    assert.equal(deviceProgram(['a']), null);
   });
 
   test('a standby whose process cannot join its cgroup says why and exits', async () => {

@@ -15,7 +15,7 @@ import { ago, size } from './format';
 const USAGE = `Usage: tug [--host unix://PATH] COMMAND
 
 Commands:
-  daemon [--socket PATH] [--data-root DIR] [--insecure-registry HOST]... [--storage-driver overlay2|vfs]
+  daemon [--socket PATH] [--data-root DIR] [--insecure-registry HOST]... [--storage-driver overlay2|vfs] [--cgroup-mount DIR]
          [-D|--debug]                                                      run the engine (-D: log every request)
   build [-t NAME[:TAG]]... [-f FILE] [--build-arg KEY[=VALUE]]... [--label KEY[=VALUE]]... [--target STAGE]
         [--no-cache] [--pull] [-q] [--iidfile FILE] [--platform P] [--network MODE] [--rm=false] [--force-rm]
@@ -164,6 +164,7 @@ async function main(argv: string[]): Promise<number> {
       dataRoot: one(flags, '--data-root') ?? DEFAULT_DATA_ROOT,
       insecureRegistries: all(flags, '--insecure-registry'),
       storageDriver: storageDriver(one(flags, '--storage-driver', '-s')),
+      cgroupMount: one(flags, '--cgroup-mount'),
     });
     process.stderr.write(`tugd is listening (data root ${daemon.engine.options.dataRoot})\n`);
     await new Promise<void>((resolve) => {

@@ -22,8 +22,8 @@ export interface Limits {
   pidsLimit?: number;
   /**
    * The devices its processes may open or mknod, as v1's devices.allow lines (`c 1:3 rwm`,
-   * `b *:* m`, `a` for all); every other is denied. Enforced by v1's devices controller; cgroup
-   * v2 would need an eBPF program, which this engine does not load.
+   * `b *:* m`, `a` for all); every other is denied. Enforced by v1's devices controller; on
+   * cgroup v2 by an eBPF program (devices.ts) the native helper attaches to the cgroup.
    */
   devices?: string[];
 }

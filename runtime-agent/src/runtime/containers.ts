@@ -21,7 +21,7 @@ import { parsePortKey, portMap, PortProxies, publications, type PortBindings, ty
 import { CONTAINER_NAMESPACES, containerCapabilities, defaultSpec, MS, type ContainerSpec } from './spec';
 import { alive, INIT_PATH, readExit, resizeTerminal, startShim, watchExit, type ExitStatus, type Monitors, type Prepared } from './shim';
 import { resolveUser } from './users';
-import { DEFAULT_DEVICE_RULES, hostDevices, type DeviceMapping } from './devices';
+import { DEFAULT_DEVICE_RULES, deviceProgram, hostDevices, type DeviceMapping } from './devices';
 import { seccompFilter, securityOf } from './security';
 import { ANONYMOUS, type Volumes } from './volumes';
 
@@ -874,6 +874,10 @@ export class Containers {
     entry.cgroup = prepared.cgroup;
     spec.cgroupProcs = prepared.cgroup.procsFiles;
     if (prepared.cgroup.cloneInto) spec.cgroupInto = prepared.cgroup.cloneInto;
+    // cgroup v2 takes its device rules as a program (v1's were written to devices.allow).
+    const v2 = this.options.cgroups.version === 2 ? prepared.cgroup.cloneInto : null;
+    const program = v2 && limits.devices ? deviceProgram(limits.devices) : null;
+    if (v2 && program) spec.deviceFilter = { cgroup: v2, program };
     spec.staged = prepared.staged;
     return { spec, monitor: prepared.monitor };
   }

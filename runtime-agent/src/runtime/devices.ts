@@ -57,3 +57,61 @@ export async function hostDevices(mappings: readonly DeviceMapping[] | null | un
   }
   return { devices, rules };
 }
+
+// eBPF for cgroup v2, which has no devices.allow: the kernel runs a BPF_PROG_TYPE_CGROUP_DEVICE
+// program attached to the container's cgroup on every open and mknod of a device node, with
+// { access_type = access << 16 | type, major, minor } as its context; 1 allows, 0 refuses.
+const DEV_TYPE = { b: 1, c: 2 } as const;
+const DEV_ACCESS = { m: 1, r: 2, w: 4 } as const;
+const EBPF = {
+  ldxw: 0x61, // dst = *(u32 *)(src + off)
+  and32: 0x54, // dst &= imm
+  rsh32: 0x74, // dst >>= imm
+  mov64: 0xb7, // dst = imm
+  jne: 0x55, // if dst != imm: skip off
+  jset: 0x45, // if dst & imm: skip off
+  exit: 0x95,
+} as const;
+
+/**
+ * The device rules (`c 1:3 rwm`, `b *:* m`, as devices.allow takes them) as an eBPF program for
+ * the native helper to attach to a cgroup v2 (struct bpf_insn[], little-endian): a node is
+ * allowed when one rule covers its type, numbers and every access asked for; else refused.
+ * Null for `a` (everything allowed: no program).
+ */
+export function deviceProgram(rules: readonly string[]): Buffer | null {
+  if (rules.includes('a')) return null;
+  const insns: [number, number, number, number, number][] = []; // code, dst, src, off, imm
+  const add = (code: number, dst: number, src: number, off: number, imm: number) => insns.push([code, dst, src, off, imm]);
+  // r2 = type, r3 = access, r4 = major, r5 = minor
+  add(EBPF.ldxw, 2, 1, 0, 0);
+  add(EBPF.and32, 2, 0, 0, 0xffff);
+  add(EBPF.ldxw, 3, 1, 0, 0);
+  add(EBPF.rsh32, 3, 0, 0, 16);
+  add(EBPF.ldxw, 4, 1, 4, 0);
+  add(EBPF.ldxw, 5, 1, 8, 0);
+  for (const rule of rules) {
+    const match = /^([acb]) (\*|\d+):(\*|\d+) ([rwm]{1,3})$/.exec(rule);
+    if (!match) throw new Error(`invalid device cgroup rule "${rule}"`);
+    const [, type, major, minor, access] = match;
+    const allowed = [...access].reduce((bits, a) => bits | DEV_ACCESS[a as keyof typeof DEV_ACCESS], 0);
+    // Each test skips to the next rule's block when it fails: the block's length is known once built.
+    const tests: [number, number, number][] = type === 'a' ? [] : [[EBPF.jne, 2, DEV_TYPE[type as keyof typeof DEV_TYPE]]];
+    if (allowed !== 7) tests.push([EBPF.jset, 3, ~allowed & 7]);
+    if (major !== '*') tests.push([EBPF.jne, 4, Number(major)]);
+    if (minor !== '*') tests.push([EBPF.jne, 5, Number(minor)]);
+    tests.forEach(([code, reg, imm], i) => add(code, reg, 0, tests.length - i - 1 + 2, imm));
+    add(EBPF.mov64, 0, 0, 0, 1);
+    add(EBPF.exit, 0, 0, 0, 0);
+  }
+  add(EBPF.mov64, 0, 0, 0, 0);
+  add(EBPF.exit, 0, 0, 0, 0);
+  const out = Buffer.alloc(insns.length * 8);
+  insns.forEach(([code, dst, src, off, imm], i) => {
+    out.writeUInt8(code, i * 8);
+    out.writeUInt8((src << 4) | dst, i * 8 + 1);
+    out.writeInt16LE(off, i * 8 + 2);
+    out.writeInt32LE(imm | 0, i * 8 + 4);
+  });
+  return out;
+}

@@ -103,6 +103,11 @@ export interface ContainerSpec {
   rlimits?: Rlimit[];
   /** A seccomp filter (struct sock_filter[], from seccomp.ts) installed just before execve. */
   seccomp?: Buffer;
+  /**
+   * cgroup v2: the devices the container may use, as an eBPF program (struct bpf_insn[], from
+   * devices.ts) attached to its cgroup before it runs.
+   */
+  deviceFilter?: { cgroup: string; program: Buffer };
   user: { uid: number; gid: number; additionalGids: number[] };
   cwd: string;
   env: string[];
@@ -439,6 +444,10 @@ export function serializeSpec(spec: ContainerSpec): string {
   if (spec.seccomp) {
     if (spec.seccomp.length === 0 || spec.seccomp.length % 8) throw new Error('a seccomp filter is whole 8-byte instructions');
     add('seccomp', spec.seccomp.toString('hex'));
+  }
+  if (spec.deviceFilter) {
+    if (spec.deviceFilter.program.length === 0 || spec.deviceFilter.program.length % 8) throw new Error('a device filter is whole 8-byte instructions');
+    add('device-filter', hostPath(spec.deviceFilter.cgroup, 'device filter cgroup'), spec.deviceFilter.program.toString('hex'));
   }
   add('user', integer(spec.user.uid, MAX_ID, 'uid'), integer(spec.user.gid, MAX_ID, 'gid'));
   for (const gid of spec.user.additionalGids) add('group', integer(gid, MAX_ID, 'additional gid'));
