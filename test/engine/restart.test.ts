@@ -122,6 +122,26 @@ test('running containers outlive a stopped and a killed engine: the next one att
   }
 });
 
+test('a health check goes on after an engine restart: starting again, its log kept, then healthy', async () => {
+  let engine = await startEngine();
+  try {
+    await ok(engine, 'pull', busybox);
+    await ok(engine, 'run', '-d', '--name', 'checked', '--health-cmd', 'echo fine', '--health-interval', '200ms', busybox, 'sleep', '300');
+    const health = async () => JSON.parse(await ok(engine, 'inspect', '--format', '{{json .State.Health}}', 'checked')) as { Status: string; Log: { Start: string; Output: string }[] };
+    await until('healthy', async () => (await health()).Status === 'healthy');
+    const before = (await health()).Log;
+    await engine.stop({ keep: true, signal: 'SIGKILL' });
+    engine = await again(engine);
+    const after = await health();
+    assert.equal(after.Status, 'starting');
+    assert.deepEqual(after.Log.slice(0, before.length), before, 'the log of the checks before the restart is kept');
+    await until('healthy again', async () => (await health()).Status === 'healthy');
+    assert.ok((await health()).Log.at(-1)!.Start > before.at(-1)!.Start, 'checked again after the restart');
+  } finally {
+    await engine.stop();
+  }
+});
+
 test('an engine killed during a pull leaves no partial download: the image is absent, and the next engine pulls it whole', async () => {
   const layer = await tarOf([{ name: 'big', body: randomBytes(300_000).toString('hex') }]);
   const pushed = await pushImage(registry, 'slow', 'latest', { layers: [await busyboxLayer(), layer], config: { config: { Cmd: ['sh'] } } });

@@ -507,6 +507,11 @@ export class Containers {
     return write;
   }
 
+  /** Saves state changed in place from outside (a health check's result), as Docker checkpoints it. */
+  checkpoint(ref: string): Promise<void> {
+    return this.save(this.find(ref));
+  }
+
   /** A start that did not get as far as the process: it stays created, with the reason. */
   private async startFailed(entry: Live, message: string, status: number): Promise<ApiError> {
     const { record } = entry;

@@ -54,7 +54,8 @@ export class HealthChecks {
     const retries = check.Retries && check.Retries > 0 ? check.Retries : DEFAULTS.retries;
     const startedAt = Date.parse(record.State.StartedAt);
     const startPeriod = seconds(check.StartPeriod, DEFAULTS.startPeriod) * 1000;
-    record.State.Health = { Status: 'starting', FailingStreak: 0, Log: [] };
+    // Starting again, as Docker starts it on every start and engine restart; the log is kept.
+    record.State.Health = { Status: 'starting', FailingStreak: 0, Log: record.State.Health?.Log ?? [] };
     let timer: NodeJS.Timeout | undefined;
     let stopped = false;
     this.running.set(id, () => {
@@ -79,6 +80,7 @@ export class HealthChecks {
         if (health.FailingStreak >= retries) health.Status = 'unhealthy';
       }
       if (health.Status !== before) this.containers.emit(`health_status: ${health.Status}`, current);
+      await this.containers.checkpoint(id).catch(() => {});
       timer = setTimeout(() => void probe(), interval * 1000);
     };
     timer = setTimeout(() => void probe(), interval * 1000);
