@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -119,9 +120,14 @@ test('while shellcheck reruns after an edit, its findings stay, moved with the t
   );
 });
 
-test('a server ended by a signal leaves no scripts behind in the temp folder', async () => {
+test('a server ended by a signal leaves no scripts behind in the temp folder; the folder of one killed outright goes with the next', async () => {
   const tmp = await mkdtemp(join(tmpdir(), 'tug-shellcheck-test-'));
   try {
+    // A server killed by SIGKILL left its folder; a running one's stays.
+    const gone = spawn('true');
+    await new Promise((r) => gone.once('exit', r));
+    await mkdir(join(tmp, `tug-shellcheck-${gone.pid}-abcdef`, 'run-x'), { recursive: true });
+    await mkdir(join(tmp, `tug-shellcheck-${process.pid}-ghijkl`));
     const server = await LspClient.start('node', ['dist/server.js', '--stdio'], { env: { ...process.env, TMPDIR: tmp } });
     const uri = 'file:///tmp/tug-test/shellcheck-signal/Dockerfile';
     await server.open(uri, 'FROM debian:12\nRUN echo $undefined_thing\n');
@@ -129,9 +135,11 @@ test('a server ended by a signal leaves no scripts behind in the temp folder', a
       if (i > 500) throw new Error('shellcheck never ran');
       await new Promise((r) => setTimeout(r, 20));
     }
-    assert.ok((await readdir(tmp)).some((n) => n.startsWith('tug-shellcheck-')), 'the scripts\' folder is made in TMPDIR');
+    const made = (await readdir(tmp)).filter((n) => n.startsWith('tug-shellcheck-') && !n.endsWith('-ghijkl'));
+    assert.equal(made.length, 1, `the scripts' folder is made in TMPDIR, the dead server's removed: ${made}`);
+    assert.match(made[0], /^tug-shellcheck-\d+-/);
     await server.kill('SIGTERM');
-    assert.deepEqual(await readdir(tmp), []);
+    assert.deepEqual(await readdir(tmp), [`tug-shellcheck-${process.pid}-ghijkl`]);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

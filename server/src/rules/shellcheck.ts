@@ -5,7 +5,7 @@
 // by one shellcheck process per document version, and results are cached by script text.
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,10 +136,27 @@ function runShellcheck(executable: string, shell: string, files: string[], signa
 
 let scratchDir: string | null = null;
 
-/** One folder per server process for the scripts, gone with the process even mid-check. */
+/** Whether a process runs (EPERM: it does, as another user's). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One folder per server process for the scripts (named with its pid), gone with the process
+ * even mid-check; those of servers killed outright are removed by the next one.
+ */
 function scratch(): string {
   if (!scratchDir) {
-    const dir = mkdtempSync(join(tmpdir(), 'tug-shellcheck-'));
+    for (const name of readdirSync(tmpdir())) {
+      const owner = /^tug-shellcheck-(\d+)-/.exec(name)?.[1];
+      if (owner && !running(Number(owner))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    }
+    const dir = mkdtempSync(join(tmpdir(), `tug-shellcheck-${process.pid}-`));
     scratchDir = dir;
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     // A signal ends Node without 'exit' unless something handles it: end by exit(), so the folder goes.
