@@ -92,8 +92,8 @@ export class Engine {
     const cgroups = await detectCgroups({ root: full.cgroupMount });
     const events = new Events();
     const monitors = new Monitors(cgroups);
-    const networks = await Networks.open(root);
-    const volumes = await Volumes.open(join(root, 'volumes'));
+    const networks = await Networks.open(root, events);
+    const volumes = await Volumes.open(join(root, 'volumes'), events);
     const containers = new Containers({ root: join(root, 'containers'), images, snapshots, cgroups, monitors, events, storageDriver: full.storageDriver, networks, volumes });
     await containers.load();
     await monitors.open();

@@ -92,3 +92,18 @@ test('anonymous volumes: -v /path, and the image\'s VOLUME seeded with the image
   await docker('volume', 'prune', '-f', '--all');
   assert.equal((await docker('volume', 'ls', '-q')).trim(), '');
 });
+
+test('events: a volume created, mounted by a container as it starts, unmounted as it ends, destroyed', async () => {
+  const since = String(Math.floor(Date.now() / 1000) - 1);
+  await docker('volume', 'create', 'evvol');
+  await docker('run', '--rm', '-v', 'evvol:/data:ro', t.busybox, 'true');
+  await docker('volume', 'rm', 'evvol');
+  const until = String(Math.floor(Date.now() / 1000) + 1);
+  const out = await docker('events', '--since', since, '--until', until, '--filter', 'type=volume', '--filter', 'volume=evvol', '--format', '{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.driver}} {{index .Actor.Attributes "destination"}} {{index .Actor.Attributes "read/write"}}');
+  assert.deepEqual(out.trim().split('\n').map((l) => l.trim()), [
+    'create evvol local',
+    'mount evvol local /data false',
+    'unmount evvol local',
+    'destroy evvol local',
+  ]);
+});

@@ -334,6 +334,28 @@ export class Containers {
     }
   }
 
+  /** Docker's events for what a run takes up and lets go: its volumes mounted, its networks joined. */
+  private takenUp(record: ContainerRecord, starting: boolean): void {
+    const events = this.options.events;
+    const volumes = () => {
+      for (const m of record.Mounts) {
+        if (m.Type !== 'volume' || !m.Name) continue;
+        if (starting) events.emit('volume', 'mount', m.Name, { container: record.Id, destination: m.Destination, driver: 'local', propagation: m.Propagation, 'read/write': String(m.RW) });
+        else events.emit('volume', 'unmount', m.Name, { container: record.Id, driver: 'local' });
+      }
+    };
+    const networks = () => {
+      for (const [name, endpoint] of Object.entries(record.NetworkSettings.Networks)) this.networkEvent(starting ? 'connect' : 'disconnect', record.Id, name, endpoint.NetworkID);
+    };
+    if (starting) [volumes, networks].forEach((f) => f());
+    else [networks, volumes].forEach((f) => f());
+  }
+
+  private networkEvent(action: 'connect' | 'disconnect', container: string, name: string, id: string): void {
+    const type = this.options.networks.list().find((n) => n.Id === id)?.Driver ?? 'bridge';
+    this.options.events.emit('network', action, id, { container, name, type });
+  }
+
   /** Stops publishing the engine's ports (it stops; containers run on) and removes an unused bridge. */
   async close(): Promise<void> {
     await Promise.all([...this.live.values()].map((entry) => entry.proxies?.close()));
@@ -574,6 +596,7 @@ export class Containers {
     entry.stopped = new Promise((resolve) => (entry.markStopped = resolve));
     // Saved while the answer goes out: the monitor holds the container whatever happens here.
     void this.save(entry).catch(() => {});
+    this.takenUp(record, true);
     this.emit('start', record);
     for (const waiter of entry.startWaiters.splice(0)) waiter();
     entry.exit = shim.exited.then((status) => this.exited(entry, status));
@@ -601,6 +624,7 @@ export class Containers {
       const names = [record.Name.slice(1), ...(aliases ?? []), record.Id.slice(0, 12)];
       try {
         record.NetworkSettings.Networks[Name] = { ...record.NetworkSettings.Networks[Name], ...(await this.options.networks.attach(record.Id, Name, names)) };
+        this.networkEvent('connect', record.Id, Name, Id);
       } catch (error) {
         delete record.NetworkSettings.Networks[Name];
         throw new ApiError(500, `failed to connect container ${record.Id} to ${Name}: ${(error as Error).message}`);
@@ -615,7 +639,10 @@ export class Containers {
     const { record } = entry;
     const { Name } = this.options.networks.find(network);
     if (!record.NetworkSettings.Networks[Name]) throw badRequest(`container ${record.Id} is not connected to network ${Name}`);
-    if (record.State.Running) await this.options.networks.detach(record.Id, Name);
+    if (record.State.Running) {
+      await this.options.networks.detach(record.Id, Name);
+      this.networkEvent('disconnect', record.Id, Name, record.NetworkSettings.Networks[Name].NetworkID);
+    }
     delete record.NetworkSettings.Networks[Name];
     await this.save(entry);
   }
@@ -751,6 +778,7 @@ export class Containers {
     if (!record.HostConfig.AutoRemove) void this.save(entry).catch(() => {});
     if (oom) this.emit('oom', record);
     this.emit('die', record, { exitCode: String(status.exitCode) });
+    this.takenUp(record, false);
     for (const waiter of entry.exitWaiters.splice(0)) waiter(status.exitCode);
     if (record.HostConfig.AutoRemove) {
       // Attached clients read the output to its end first.

@@ -14,6 +14,7 @@ import { writeFileAtomic } from '../images/content';
 import { DnsServer } from './dns';
 import { Bridge, deviceSubnet, formatSubnet, freeSubnet, ip, overlaps, parseSubnet, removeRules, toAddress, type Endpoint, type Subnet } from './network';
 import type { Publication } from './ports';
+import type { Events } from '../events';
 
 /** `docker network inspect`'s fields. */
 export interface NetworkRecord {
@@ -90,13 +91,14 @@ export class Networks {
     readonly tag: string,
     private readonly dir: string,
     private readonly main: boolean,
+    private readonly events: Events,
   ) {}
 
   /** The networks of `dataRoot`: the machine's engine (/var/lib/tug) has tug0 as its bridge, any other a hashed name. */
-  static async open(dataRoot: string): Promise<Networks> {
+  static async open(dataRoot: string, events: Events): Promise<Networks> {
     const main = dataRoot === '/var/lib/tug';
     const tag = main ? 'tug0' : `tug${createHash('sha256').update(dataRoot).digest('hex').slice(0, 8)}`;
-    const networks = new Networks(tag, join(dataRoot, 'networks'), main);
+    const networks = new Networks(tag, join(dataRoot, 'networks'), main, events);
     await mkdir(networks.dir, { recursive: true });
     const id = (name: string) => createHash('sha256').update(`${name}:${dataRoot}`).digest('hex');
     networks.networks.set(id('host'), { record: record('host', id('host'), 'host') });
@@ -187,6 +189,7 @@ export class Networks {
     }
     await this.save(r);
     this.networks.set(r.Id, network);
+    this.events.emit('network', 'create', r.Id, { name, type: 'bridge' });
     return r;
   }
 
@@ -199,6 +202,7 @@ export class Networks {
     await rm(join(this.dir, `${Id}.json`), { force: true });
     await (await network.dns)?.close();
     await network.bridge?.remove(true);
+    this.events.emit('network', 'destroy', Id, { name: Name, type: Driver });
     return network.record;
   }
 

@@ -7,6 +7,7 @@ import { lstat, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { badRequest, conflict, notFound } from '../api/errors';
 import { writeFileAtomic } from '../images/content';
+import type { Events } from '../events';
 
 /** `docker volume inspect`'s fields. */
 export interface VolumeRecord {
@@ -27,10 +28,13 @@ const VALID_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 export class Volumes {
   private readonly records = new Map<string, VolumeRecord>();
 
-  private constructor(private readonly root: string) {}
+  private constructor(
+    private readonly root: string,
+    private readonly events: Events,
+  ) {}
 
-  static async open(root: string): Promise<Volumes> {
-    const volumes = new Volumes(root);
+  static async open(root: string, events: Events): Promise<Volumes> {
+    const volumes = new Volumes(root, events);
     await mkdir(root, { recursive: true });
     for (const name of await readdir(root)) {
       if (name.startsWith('.')) {
@@ -73,6 +77,7 @@ export class Volumes {
     await writeFileAtomic(join(staging, 'volume.json'), JSON.stringify(record));
     await rename(staging, dir);
     this.records.set(chosen, record);
+    this.events.emit('volume', 'create', chosen, { driver: 'local' });
     return record;
   }
 
@@ -83,6 +88,7 @@ export class Volumes {
     this.records.delete(name);
     const trash = join(this.root, `.removing-${name}-${randomBytes(4).toString('hex')}`);
     await rename(join(this.root, record.Name), trash);
+    this.events.emit('volume', 'destroy', name, { driver: 'local' });
     await rm(trash, { recursive: true, force: true });
   }
 
