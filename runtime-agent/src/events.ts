@@ -53,7 +53,7 @@ export class Events {
   }
 }
 
-/** Whether an event passes Docker's event filters (type, event, container, image, label). */
+/** Whether an event passes Docker's event filters (type, event, container, image, network, volume, label). */
 export function matches(event: EngineEvent, filters: EventFilter): boolean {
   for (const [key, values] of filters) {
     if (values.length === 0) continue;
@@ -68,6 +68,10 @@ export function matches(event: EngineEvent, filters: EventFilter): boolean {
           return event.Type === 'container' && (event.Actor.ID.startsWith(value) || attrs.name === value);
         case 'image':
           return attrs.image === value || (event.Type === 'image' && (event.Actor.ID === value || attrs.name === value));
+        case 'network':
+          return event.Type === 'network' && (event.Actor.ID.startsWith(value) || attrs.name === value);
+        case 'volume':
+          return event.Type === 'volume' && event.Actor.ID === value;
         case 'label': {
           const eq = value.indexOf('=');
           return eq === -1 ? value in attrs : attrs[value.slice(0, eq)] === value.slice(eq + 1);

@@ -271,14 +271,14 @@ test('an engine killed while its container runs: the port answers on, and after 
 });
 
 test('events: a network created, joined by a running container (at its start and by connect), left and destroyed', async () => {
-  const since = String(Math.floor(Date.now() / 1000) - 1);
+  const since = (Date.now() / 1000).toFixed(3);
   await docker('network', 'create', 'evnet');
   await docker('run', '-d', '--name', 'evnet-c', '--network', 'evnet', t.busybox, 'sleep', '300');
   await docker('network', 'connect', 'bridge', 'evnet-c');
   await docker('network', 'disconnect', 'bridge', 'evnet-c');
   await docker('rm', '-f', 'evnet-c');
   await docker('network', 'rm', 'evnet');
-  const until = String(Math.floor(Date.now() / 1000) + 1);
+  const until = (Date.now() / 1000 + 0.5).toFixed(3);
   const out = await docker('events', '--since', since, '--until', until, '--filter', 'type=network', '--format', '{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.type}}');
   assert.deepEqual(out.trim().split('\n').filter((l) => / (evnet|bridge) /.test(l)), [
     'create evnet bridge',

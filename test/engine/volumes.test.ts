@@ -94,11 +94,12 @@ test('anonymous volumes: -v /path, and the image\'s VOLUME seeded with the image
 });
 
 test('events: a volume created, mounted by a container as it starts, unmounted as it ends, destroyed', async () => {
-  const since = String(Math.floor(Date.now() / 1000) - 1);
+  const since = (Date.now() / 1000).toFixed(3);
   await docker('volume', 'create', 'evvol');
+  await docker('volume', 'create', 'evother'); // not what the filter asks for
   await docker('run', '--rm', '-v', 'evvol:/data:ro', t.busybox, 'true');
-  await docker('volume', 'rm', 'evvol');
-  const until = String(Math.floor(Date.now() / 1000) + 1);
+  await docker('volume', 'rm', 'evvol', 'evother');
+  const until = (Date.now() / 1000 + 0.5).toFixed(3);
   const out = await docker('events', '--since', since, '--until', until, '--filter', 'type=volume', '--filter', 'volume=evvol', '--format', '{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.driver}} {{index .Actor.Attributes "destination"}} {{index .Actor.Attributes "read/write"}}');
   assert.deepEqual(out.trim().split('\n').map((l) => l.trim()), [
     'create evvol local',
