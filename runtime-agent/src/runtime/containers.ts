@@ -281,6 +281,7 @@ export class Containers {
   /** Loads the records on disk; containers whose monitor is gone get their exit status. */
   async load(): Promise<void> {
     await mkdir(this.root, { recursive: true });
+    const cgroups = new Set(await this.options.cgroups.names());
     for (const id of await readdir(this.root)) {
       if (id.startsWith('.init-')) {
         await rm(join(this.root, id), { recursive: true, force: true });
@@ -307,7 +308,7 @@ export class Containers {
           this.watch(entry, record.ShimPid);
           await this.reconnect(entry);
         } else await this.exited(entry, { exitCode: 255, signal: null, finishedAt: new Date(), error: 'the monitor is gone' });
-      } else {
+      } else if (cgroups.has(record.Id)) {
         // An engine killed amid a start leaves what it began: a cgroup, maybe a process in it
         // whose run was never recorded. It goes, so the container is as recorded and can start.
         await this.options.cgroups.open(record.Id).destroy().catch((error: Error) => console.error(`container ${record.Id}: ${error.message}`));
