@@ -100,6 +100,11 @@ test('devices: a node made with mknod cannot be opened; --device lets the contai
     // An unattached loop device reads as empty once opening it is allowed.
     assert.equal(await on('run', '--rm', ...probe, '--device', '/dev/loop0:/dev/xloop:r', t.busybox, '/probe/probe', 'read', '/dev/xloop'), '0');
     assert.equal(await on('run', '--rm', ...probe, '--privileged', t.busybox, 'sh', '-c', 'mknod /loop b 7 0 && /probe/probe read /loop'), '0');
+    // --device-cgroup-rule: loop devices readable (not writable), or every device. (The write
+    // writes nothing: opening for writing is what the rules decide.)
+    const loop = (...flags: string[]) => on('run', '--rm', ...probe, ...flags, t.busybox, 'sh', '-c', 'mknod /loop b 7 0 && /probe/probe read /loop && /probe/probe write /loop ""');
+    assert.equal(await loop('--device-cgroup-rule', 'b 7:* r'), '0\nEPERM');
+    assert.equal(await loop('--device-cgroup-rule', 'a *:* rwm'), '0\nok');
     const missing = await engine.docker(['run', '--rm', '--device', '/dev/not-there', t.busybox, 'true']);
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /error gathering device information while adding custom device "\/dev\/not-there": no such file or directory/);

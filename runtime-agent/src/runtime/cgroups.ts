@@ -196,7 +196,7 @@ function convert(limits: Limits, creating: boolean): Converted {
   }
   if (limits.devices !== undefined) {
     for (const rule of limits.devices) {
-      if (!/^(a|[cb] (\*|\d+):(\*|\d+) [rwm]{1,3})$/.test(rule)) throw new Error(`invalid device cgroup rule "${rule}": "TYPE MAJOR:MINOR ACCESS" is needed, as "c 1:3 rwm"`);
+      if (!/^(a|[acb] (\*|\d+):(\*|\d+) [rwm]{1,3})$/.test(rule)) throw new Error(`invalid device cgroup rule "${rule}": "TYPE MAJOR:MINOR ACCESS" is needed, as "c 1:3 rwm"`);
     }
     out.devices = limits.devices;
   }
