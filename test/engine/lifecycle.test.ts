@@ -5,6 +5,7 @@
 // starts `always` containers again).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -225,4 +226,37 @@ test('--stop-signal and --stop-timeout are what docker stop uses; docker restart
   await docker('restart', 'polite');
   assert.equal((await state('polite')).Running, true);
   await docker('rm', '-f', 'polite', 'stubborn', 'again');
+});
+
+test('on cgroup v2 (this host\'s cgroup2 mount, beside its v1 controllers): run, exec, top, stats, pause and unpause, stop', async (context) => {
+  const unified = '/sys/fs/cgroup/unified';
+  if (!existsSync(join(unified, 'cgroup.controllers'))) return context.skip('no cgroup2 mount beside v1 controllers (a pure v2 host runs every other test on v2)');
+  const engine = await startEngine({ args: ['--cgroup-mount', unified] });
+  const on = async (...args: string[]) => {
+    const r = await engine.docker(args);
+    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  try {
+    assert.equal(await on('info', '--format', '{{.CgroupVersion}}'), '2');
+    await on('pull', t.busybox);
+    await on('run', '-d', '--name', 'v2', t.busybox, 'sh', '-c', 'while true; do date +%s%N; sleep 0.05; done');
+    // A v2 cgroup of its own (the root of its cgroup namespace inside).
+    const [id, pid] = (await on('inspect', '--format', '{{.Id}} {{.State.Pid}}', 'v2')).split(' ');
+    assert.match(await readFile(`/proc/${pid}/cgroup`, 'utf8'), new RegExp(`^0::/.*tug/${id}$`, 'm'));
+    assert.match(await on('exec', 'v2', 'cat', '/proc/self/cgroup'), /^0::\/$/m);
+    assert.match(await on('top', 'v2'), /sleep 0\.05|date/);
+    assert.match(await on('stats', '--no-stream', '--format', '{{.PIDs}}', 'v2'), /^[1-9]\d*$/);
+    await on('pause', 'v2');
+    assert.equal(await on('inspect', '--format', '{{.State.Status}}', 'v2'), 'paused');
+    const frozen = (await on('logs', 'v2')).length;
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal((await on('logs', 'v2')).length, frozen, 'it wrote while paused');
+    await on('unpause', 'v2');
+    await until('output again', async () => (await on('logs', 'v2')).length > frozen);
+    await on('stop', '-t', '1', 'v2');
+    assert.equal(await on('inspect', '--format', '{{.State.Status}}', 'v2'), 'exited');
+  } finally {
+    await engine.stop();
+  }
 });
