@@ -1495,13 +1495,14 @@ static void attach_device_filter(const struct spec *s)
 	a.license = (uint64_t)(uintptr_t)"Apache";
 	int prog = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof a);
 	if (prog < 0) {
-		/* Again with the verifier's log, to say why. */
+		/* Refused again, with the verifier's log to say why (the error alone when it has none). */
 		int err = errno;
 		static char log[8192];
 		a.log_buf = (uint64_t)(uintptr_t)log;
 		a.log_size = sizeof log;
 		a.log_level = 1;
-		if (syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof a) >= 0 || !log[0])
+		syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof a);
+		if (!log[0])
 			snprintf(log, sizeof log, "%s", strerror(err));
 		for (char *c = log; *c; c++)
 			if (*c == '\n')

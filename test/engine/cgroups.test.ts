@@ -13,6 +13,7 @@ import { mkdir, mkdtemp, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CgroupRenameError, detectCgroups, type Cgroup, type CgroupManager } from '../../runtime-agent/src/runtime/cgroups';
+import { cpuTicks } from '../helpers/proc';
 
 const MiB = 1024 * 1024;
 const PARENT = `tug-test-cgroups-${process.pid}`;
@@ -404,11 +405,6 @@ async function realCgroup2(): Promise<{ root: string } | { skip: string }> {
   return { skip: `the cgroup2 mount at ${found.root} does not delegate memory, cpu and pids to ${found.ownDir} (cgroup.subtree_control: "${found.delegated.join(' ')}"); v2 was checked against a cgroup2-shaped directory only` };
 }
 
-/** The CPU time a process has used, in clock ticks. */
-async function cpuTicks(pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
 
 test('v2 for real: a cgroup without controllers still freezes and thaws (pause and unpause on cgroup v2), and is killed whole', { timeout: 30_000 }, async (t) => {
   const found = await cgroup2Mount();
@@ -421,12 +417,12 @@ test('v2 for real: a cgroup without controllers still freezes and thaws (pause a
   await enterAndGo(cg, child);
   const pause = () => new Promise((r) => setTimeout(r, 300));
   await cg.freeze(true);
-  const frozenAt = await cpuTicks(child.pid);
+  const frozenAt = cpuTicks(child.pid);
   await pause();
-  assert.equal(await cpuTicks(child.pid), frozenAt, 'a frozen process ran');
+  assert.equal(cpuTicks(child.pid), frozenAt, 'a frozen process ran');
   await cg.freeze(false);
   await pause();
-  assert.ok((await cpuTicks(child.pid)) > frozenAt, 'a thawed process does not run');
+  assert.ok(cpuTicks(child.pid) > frozenAt, 'a thawed process does not run');
   await cg.destroy();
   assert.deepEqual(await exited(child), { code: null, signal: 'SIGKILL' });
 });

@@ -11,6 +11,7 @@ import { startEngine, run, type TestEngine } from '../helpers/engine';
 import { busyboxLayer, pushImage, tarOf } from '../helpers/images';
 import { startProxy } from '../helpers/proxy';
 import { startRegistry, type TestRegistry } from '../helpers/registry';
+import { cpuTicks, procStat } from '../helpers/proc';
 import { terminal } from '../helpers/terminal';
 import { until } from '../helpers/wait';
 
@@ -45,22 +46,11 @@ async function traces(id: string): Promise<string[]> {
 /** The processes whose parent is `pid`. */
 function childrenOf(pid: number): number[] {
   return readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .filter((n) => {
-      try {
-        return Number(readFileSync(`/proc/${n}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]) === pid;
-      } catch {
-        return false; // ended meanwhile
-      }
-    })
+    .filter((n) => /^\d+$/.test(n) && Number(procStat(n)?.[1]) === pid)
     .map(Number);
 }
 
-/** The CPU time a process has used, user and system. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ)
-}
+const cpuSeconds = (pid: number) => cpuTicks(pid) / 100;
 
 const isPullProcess = (pid: number) => {
   try {

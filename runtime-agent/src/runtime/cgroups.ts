@@ -7,6 +7,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rmdir, stat } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import { dirname, join, posix, resolve } from 'node:path';
+import { parseDeviceRule } from './devices';
 import { MS, type Mount as SpecMount } from './spec';
 
 export interface Limits {
@@ -195,9 +196,7 @@ function convert(limits: Limits, creating: boolean): Converted {
     out.pids = limits.pidsLimit > 0 ? limits.pidsLimit : 'max';
   }
   if (limits.devices !== undefined) {
-    for (const rule of limits.devices) {
-      if (!/^(a|[acb] (\*|\d+):(\*|\d+) [rwm]{1,3})$/.test(rule)) throw new Error(`invalid device cgroup rule "${rule}": "TYPE MAJOR:MINOR ACCESS" is needed, as "c 1:3 rwm"`);
-    }
+    limits.devices.forEach(parseDeviceRule);
     out.devices = limits.devices;
   }
   return out;

@@ -338,18 +338,12 @@ export class Containers {
   /** Docker's events for what a run takes up and lets go: its volumes mounted, its networks joined. */
   private takenUp(record: ContainerRecord, starting: boolean): void {
     const events = this.options.events;
-    const volumes = () => {
-      for (const m of record.Mounts) {
-        if (m.Type !== 'volume' || !m.Name) continue;
-        if (starting) events.emit('volume', 'mount', m.Name, { container: record.Id, destination: m.Destination, driver: 'local', propagation: m.Propagation, 'read/write': String(m.RW) });
-        else events.emit('volume', 'unmount', m.Name, { container: record.Id, driver: 'local' });
-      }
-    };
-    const networks = () => {
-      for (const [name, endpoint] of Object.entries(record.NetworkSettings.Networks)) this.networkEvent(starting ? 'connect' : 'disconnect', record.Id, name, endpoint.NetworkID);
-    };
-    if (starting) [volumes, networks].forEach((f) => f());
-    else [networks, volumes].forEach((f) => f());
+    const volumes = record.Mounts.filter((m) => m.Type === 'volume' && m.Name);
+    if (starting) {
+      for (const m of volumes) events.emit('volume', 'mount', m.Name!, { container: record.Id, destination: m.Destination, driver: 'local', propagation: m.Propagation, 'read/write': String(m.RW) });
+    }
+    for (const [name, endpoint] of Object.entries(record.NetworkSettings.Networks)) this.networkEvent(starting ? 'connect' : 'disconnect', record.Id, name, endpoint.NetworkID);
+    if (!starting) for (const m of volumes) events.emit('volume', 'unmount', m.Name!, { container: record.Id, driver: 'local' });
   }
 
   private networkEvent(action: 'connect' | 'disconnect', container: string, name: string, id: string): void {

@@ -73,6 +73,23 @@ const EBPF = {
   exit: 0x95,
 } as const;
 
+export interface DeviceRule {
+  type: 'a' | 'b' | 'c';
+  /** null: any (`*`). */
+  major: number | null;
+  minor: number | null;
+  access: string;
+}
+
+/** A devices.allow line (`c 1:3 rwm`, `b *:* m`); null for `a` alone (every device, all access). */
+export function parseDeviceRule(rule: string): DeviceRule | null {
+  if (rule === 'a') return null;
+  const match = /^([acb]) (\*|\d+):(\*|\d+) ([rwm]{1,3})$/.exec(rule);
+  if (!match) throw new Error(`invalid device cgroup rule "${rule}": "TYPE MAJOR:MINOR ACCESS" is needed, as "c 1:3 rwm"`);
+  const number = (n: string) => (n === '*' ? null : Number(n));
+  return { type: match[1] as DeviceRule['type'], major: number(match[2]), minor: number(match[3]), access: match[4] };
+}
+
 /**
  * The device rules (`c 1:3 rwm`, `b *:* m`, as devices.allow takes them) as an eBPF program for
  * the native helper to attach to a cgroup v2 (struct bpf_insn[], little-endian): a node is
@@ -80,7 +97,6 @@ const EBPF = {
  * Null for `a` (everything allowed: no program).
  */
 export function deviceProgram(rules: readonly string[]): Buffer | null {
-  if (rules.includes('a')) return null;
   const insns: [number, number, number, number, number][] = []; // code, dst, src, off, imm
   const add = (code: number, dst: number, src: number, off: number, imm: number) => insns.push([code, dst, src, off, imm]);
   // r2 = type, r3 = access, r4 = major, r5 = minor
@@ -91,16 +107,15 @@ export function deviceProgram(rules: readonly string[]): Buffer | null {
   add(EBPF.ldxw, 4, 1, 4, 0);
   add(EBPF.ldxw, 5, 1, 8, 0);
   let matchesAll = false;
-  for (const rule of rules) {
-    const match = /^([acb]) (\*|\d+):(\*|\d+) ([rwm]{1,3})$/.exec(rule);
-    if (!match) throw new Error(`invalid device cgroup rule "${rule}"`);
-    const [, type, major, minor, access] = match;
+  for (const rule of rules.map(parseDeviceRule)) {
+    if (!rule) return null;
+    const { type, major, minor, access } = rule;
     const allowed = [...access].reduce((bits, a) => bits | DEV_ACCESS[a as keyof typeof DEV_ACCESS], 0);
     // Each test skips to the next rule's block when it fails: the block's length is known once built.
-    const tests: [number, number, number][] = type === 'a' ? [] : [[EBPF.jne, 2, DEV_TYPE[type as keyof typeof DEV_TYPE]]];
+    const tests: [number, number, number][] = type === 'a' ? [] : [[EBPF.jne, 2, DEV_TYPE[type]]];
     if (allowed !== 7) tests.push([EBPF.jset, 3, ~allowed & 7]);
-    if (major !== '*') tests.push([EBPF.jne, 4, Number(major)]);
-    if (minor !== '*') tests.push([EBPF.jne, 5, Number(minor)]);
+    if (major !== null) tests.push([EBPF.jne, 4, major]);
+    if (minor !== null) tests.push([EBPF.jne, 5, minor]);
     tests.forEach(([code, reg, imm], i) => add(code, reg, 0, tests.length - i - 1 + 2, imm));
     add(EBPF.mov64, 0, 0, 0, 1);
     add(EBPF.exit, 0, 0, 0, 0);

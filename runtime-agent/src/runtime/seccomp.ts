@@ -313,6 +313,9 @@ export function parseSeccompProfile(text: string): SeccompProfile {
 /** The profile `HostConfig.SecurityOpt` asks for: `seccomp=unconfined` (or `--privileged`, as
  * Docker does) → null, none or `seccomp=builtin` → the default profile, `seccomp=<JSON>` (what the
  * docker CLI sends for a file) → that profile. `seccomp:…` is the older spelling. */
+/** Profiles given as JSON, by their text: the same text is the same object (whose compiled filters are kept). */
+const parsedProfiles = new Map<string, SeccompProfile>();
+
 export function seccompProfileOf(securityOpt: readonly string[], privileged = false): SeccompProfile | null {
   let chosen: SeccompProfile | null = DEFAULT_SECCOMP_PROFILE;
   for (const option of securityOpt) {
@@ -321,7 +324,13 @@ export function seccompProfileOf(securityOpt: readonly string[], privileged = fa
     const value = m[1].trim();
     if (value === 'unconfined') chosen = null;
     else if (value === 'builtin' || value === '') chosen = DEFAULT_SECCOMP_PROFILE;
-    else if (value.startsWith('{')) chosen = parseSeccompProfile(value);
+    else if (value.startsWith('{')) {
+      chosen = parsedProfiles.get(value) ?? parseSeccompProfile(value);
+      // A few profiles at a time is what a machine runs; the oldest goes first.
+      parsedProfiles.delete(value);
+      if (parsedProfiles.size >= 32) parsedProfiles.delete(parsedProfiles.keys().next().value!);
+      parsedProfiles.set(value, chosen);
+    }
     else throw badRequest(`seccomp profile: "${value.slice(0, 80)}" is not a profile: the docker CLI sends the file's JSON, which it reads itself`);
   }
   return privileged ? null : chosen;
