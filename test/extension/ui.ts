@@ -27,9 +27,19 @@ export async function buildAndRunByClicks(options: { env: NodeJS.ProcessEnv; ima
     // menu items are in place when the right-click comes.
     await file.click();
     await page.locator('.statusbar-item', { hasText: 'Tug:' }).waitFor({ timeout: 60_000 });
-    await file.click({ button: 'right' });
+    // The item's when clause (the file's language, workspace trust) can settle a moment after
+    // activation on a loaded machine: a menu opened before then is closed and opened again.
+    const item = page.locator('.context-view .monaco-menu .action-item', { hasText: 'Build and Run' });
+    for (let attempt = 1; ; attempt++) {
+      await file.click({ button: 'right' });
+      const shown = await item.waitFor({ timeout: 5_000 }).then(() => true, () => false);
+      if (shown) break;
+      if (attempt === 6) throw new Error('the explorer\'s menu never offered Build and Run');
+      await page.keyboard.press('Escape');
+      await page.waitForTimeout(1_000);
+    }
     // The menu takes a click's mouseup only from a press that began in it: choose by pointer and Enter.
-    await page.locator('.context-view .monaco-menu .action-item', { hasText: 'Build and Run' }).hover();
+    await item.hover();
     await page.keyboard.press('Enter');
     // The build's terminal shows the container's output.
     const terminal = page.locator('.terminal-wrapper.active .xterm-rows');
