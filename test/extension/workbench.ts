@@ -65,8 +65,12 @@ export async function startCodeServer(options: CodeServerOptions = {}): Promise<
     EXTENSIONS_GALLERY: '{}', // no marketplace: offline lookups would only fill the log
     XDG_CONFIG_HOME: join(dir, 'xdg-config'),
     XDG_DATA_HOME: join(dir, 'xdg-data'),
+    // Its temp files (the language server's scripts for shellcheck too) go with its folder,
+    // even those of a process the stop had to kill.
+    TMPDIR: join(dir, 'tmp'),
     ...options.env,
   };
+  mkdirSync(env.TMPDIR, { recursive: true });
   const common = ['--config', join(dir, 'config.yaml'), '--user-data-dir', join(dir, 'user-data'), '--extensions-dir', join(dir, 'extensions')];
   if (options.vsix) await promisify(execFile)(codeServer, [...common, '--install-extension', options.vsix], { env });
   const host = `127.0.0.1:${options.port ?? (await freePort())}`;

@@ -625,7 +625,8 @@ async function listPids(dir: string): Promise<number[]> {
       throw err;
     }
     for (const line of (await readText(join(d, 'cgroup.procs'), '')).split('\n')) {
-      if (/^\d+$/.test(line)) found.add(Number(line));
+      // Never 0 (a task the kernel shows no pid for): kill(0) would signal the engine's own group.
+      if (/^[1-9]\d*$/.test(line)) found.add(Number(line));
     }
     for (const entry of entries) if (entry.isDirectory()) await walk(join(d, entry.name));
   };
